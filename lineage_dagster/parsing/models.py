@@ -1,0 +1,82 @@
+"""Frozen value types describing the lineage extracted from SQL text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ColumnEdge:
+    """One column-level edge: ``target`` is derived from ``source``.
+
+    Both are fully qualified column names (``catalog.schema.table.column`` as written).
+    ``kind`` is one of ``direct`` (copied as is), ``expression``, ``aggregation`` or
+    ``condition`` (the source only filters or joins the rows of the target).
+    """
+
+    source: str
+    target: str
+    kind: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "target": self.target, "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class StatementError:
+    """Why a statement could not be parsed; ``line``/``column`` are 1-based when known."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "line": self.line, "column": self.column}
+
+
+@dataclass(frozen=True)
+class StatementLineage:
+    """The lineage of one statement of a file."""
+
+    index: int
+    line: int
+    kind: str
+    sources: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    column_lineage: tuple[ColumnEdge, ...] = ()
+    error: StatementError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "line": self.line,
+            "kind": self.kind,
+            "sources": list(self.sources),
+            "targets": list(self.targets),
+            "column_lineage": [edge.to_dict() for edge in self.column_lineage],
+            "error": self.error.to_dict() if self.error else None,
+        }
+
+
+@dataclass(frozen=True)
+class FileLineage:
+    """The lineage of one SQL file (or text), one entry per statement."""
+
+    path: str | None
+    sha256: str
+    dialect: str | None
+    statements: tuple[StatementLineage, ...] = field(default=())
+
+    @property
+    def errors(self) -> tuple[StatementLineage, ...]:
+        """The statements that could not be parsed."""
+        return tuple(stmt for stmt in self.statements if stmt.error is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "dialect": self.dialect,
+            "statements": [stmt.to_dict() for stmt in self.statements],
+        }
