@@ -57,7 +57,9 @@ def local_password(home: Path) -> str:
 
 def build_launcher(launcher_dir: Path = LAUNCHER_DIR) -> str:
     """Compile the launcher with Maven if its sources changed; return its Java classpath."""
-    _require_tool("java", "a Java 17 runtime (for example the Debian package openjdk-17-jre-headless)")
+    _require_tool(
+        "java", "a Java 17 runtime (for example the Debian package openjdk-17-jre-headless)"
+    )
     classes = launcher_dir / "target" / "classes"
     lib = launcher_dir / "target" / "lib"
     compiled = classes / (MAIN_CLASS.replace(".", "/") + ".class")
@@ -123,8 +125,15 @@ class LocalNeo4j:
         env = {**os.environ, "NEO4J_USER": self.user, "NEO4J_PASSWORD": self.password or ""}
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                ["java", f"-Xmx{self.heap}", "-cp", classpath, MAIN_CLASS, str(self.home),
-                 str(self.port)],
+                [
+                    "java",
+                    f"-Xmx{self.heap}",
+                    "-cp",
+                    classpath,
+                    MAIN_CLASS,
+                    str(self.home),
+                    str(self.port),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -166,9 +175,7 @@ class LocalNeo4j:
                     f"Neo4j exited with code {self.process.returncode} while starting; "
                     f"its output:\n{self._log_tail()}"
                 )
-            if READY_MARKER in self.log_path.read_text(errors="replace") and port_in_use(
-                self.port
-            ):
+            if READY_MARKER in self.log_path.read_text(errors="replace") and port_in_use(self.port):
                 return
             time.sleep(0.2)
         raise Neo4jLauncherError(
@@ -196,9 +203,7 @@ def read_pid(home: Path) -> int | None:
     return pid
 
 
-def _terminate(
-    pid: int, timeout: float, process: subprocess.Popen[bytes] | None = None
-) -> None:
+def _terminate(pid: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout

@@ -2,7 +2,14 @@
 
 import click
 
+from lineage_dagster.cli.dev import dev_command
+from lineage_dagster.cli.neo4j import neo4j_command
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Turn folders of SQL into a lineage graph in Neo4j."""
+
+
+main.add_command(dev_command)
+main.add_command(neo4j_command)

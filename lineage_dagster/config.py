@@ -1,0 +1,107 @@
+import os
+from collections.abc import Mapping
+
+import dagster as dg
+from pydantic import Field
+
+from lineage_dagster.constants import DEFAULT_MAX_FILE_BYTES
+
+FLAG_ENV_VARS: dict[str, str] = {
+    "parse_cache": "FEATURE_PARSE_CACHE",
+    "batching": "FEATURE_BATCHING",
+    "neo4j_batch": "FEATURE_NEO4J_BATCH",
+    "parallel": "FEATURE_PARALLEL",
+    "metrics": "FEATURE_METRICS",
+}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_flag(value: str, *, name: str) -> bool:
+    """Read an on/off flag value (``true/false``, ``on/off``, ``1/0``, ``yes/no``)."""
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{name}={value!r} is not a flag value: use true/false, on/off, 1/0 or yes/no")
+
+
+def flag_defaults(environ: Mapping[str, str] = os.environ) -> dict[str, tuple[bool, str]]:
+    """Each flag's default and where it came from: the built-in default, or its variable."""
+    effective = {}
+    for name, variable in FLAG_ENV_VARS.items():
+        if environ.get(variable, "").strip():
+            effective[name] = (parse_flag(environ[variable], name=variable), variable)
+        else:
+            effective[name] = (True, "default")
+    return effective
+
+
+class FeatureFlags(dg.ConfigurableResource):
+    """The optimisations of an ingest run; each can be rolled back from the launchpad.
+
+    All off is the plain baseline path and produces the same graph. The fifth flag,
+    ``parallel``, is the executor choice of the run config (``multiprocess`` vs ``in_process``).
+
+    Example:
+        .. code-block:: yaml
+
+            resources:
+              feature_flags:
+                config: {parse_cache: false, batching: true, neo4j_batch: true, metrics: true}
+    """
+
+    parse_cache: bool = Field(
+        default=True,
+        description="Reuse the lineage cached for unchanged file content (FEATURE_PARSE_CACHE).",
+    )
+    batching: bool = Field(
+        default=True,
+        description="Parse files in a few size-balanced batches instead of one step per file "
+        "(FEATURE_BATCHING).",
+    )
+    neo4j_batch: bool = Field(
+        default=True,
+        description="Write UNWIND batches instead of one query per node or relationship "
+        "(FEATURE_NEO4J_BATCH).",
+    )
+    metrics: bool = Field(
+        default=True,
+        description="Push run metrics to the Prometheus Pushgateway (FEATURE_METRICS).",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "FeatureFlags":
+        """Flags with defaults overridden by the FEATURE_* variables (emergency rollback)."""
+        defaults = flag_defaults(environ)
+        return cls(**{name: defaults[name][0] for name in cls.model_fields})
+
+
+class PlanConfig(dg.Config):
+    """What the planning step of an ingest run considers."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="Re-load every file of the partition, not only new, changed and deleted ones.",
+    )
+    max_file_bytes: int = Field(
+        default=DEFAULT_MAX_FILE_BYTES,
+        description="Files larger than this fail with a clear error.",
+    )
+    batches_per_worker: int = Field(
+        default=3, description="Parse batches per worker process (2-4 balances load and overhead)."
+    )
+    workers: int | None = Field(
+        default=None, description="Worker processes to plan for; defaults to the CPU count."
+    )
+
+
+class LoadConfig(dg.Config):
+    """How lineage is written to Neo4j."""
+
+    batch_size: int = Field(default=5_000, description="Rows per UNWIND query.")
+    files_per_transaction: int = Field(
+        default=200,
+        description="Files replaced per write transaction (each file is always replaced whole).",
+    )

@@ -1,0 +1,1 @@
+"""Neo4j graph writing for lineage: Cypher in ``queries``, batching and replacement in ``load``."""

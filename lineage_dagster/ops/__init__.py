@@ -1,0 +1,1 @@
+"""Thin ops of the ingest job: plan (ingest), parse and load."""

@@ -1,0 +1,64 @@
+import os
+from collections.abc import Iterator
+
+import dagster as dg
+
+from lineage_dagster.config import FeatureFlags, PlanConfig
+from lineage_dagster.files import SourceFile
+from lineage_dagster.graph.load import ensure_constraints, get_loaded_files
+from lineage_dagster.parsing import EXTRACTOR_VERSION
+from lineage_dagster.planning import ParseBatch, diff_files, plan_batches
+from lineage_dagster.resources import Neo4jResource, SqlSourceResource
+
+
+@dg.op(
+    out={
+        "batches": dg.DynamicOut(ParseBatch, description="Files for one parse step."),
+        "deleted": dg.Out(list[str], description="Files whose lineage is removed."),
+    }
+)
+def plan_sql_files(
+    context: dg.OpExecutionContext,
+    config: PlanConfig,
+    sql_source: SqlSourceResource,
+    neo4j: Neo4jResource,
+    feature_flags: FeatureFlags,
+) -> Iterator[dg.DynamicOutput | dg.Output]:
+    """Compare the partition's folder with the graph and fan the changed files out in batches."""
+    partition = context.partition_key
+    files, unreadable = sql_source.scan(partition)
+    with neo4j.get_session() as session:
+        ensure_constraints(session)
+        loaded = get_loaded_files(session, partition)
+    changes = diff_files(
+        files,
+        loaded,
+        extractor_version=EXTRACTOR_VERSION,
+        full_refresh=config.full_refresh,
+        unreadable=[error.path for error in unreadable],
+    )
+    # Unreadable files go through parsing too, which reports them with their error.
+    work = [*changes.to_load, *(SourceFile(error.path, 0, 0, "") for error in unreadable)]
+    if feature_flags.batching:
+        workers = config.workers or os.cpu_count() or 1
+        batches = plan_batches(work, workers * config.batches_per_worker)
+    else:
+        batches = [ParseBatch(i, (file.path,), file.size) for i, file in enumerate(work)]
+    context.log.info(
+        f"Partition {partition}: {len(changes.to_load)} to load, {len(changes.deleted)} deleted, "
+        f"{changes.unchanged} unchanged, {len(unreadable)} unreadable; {len(batches)} batches"
+    )
+    context.add_output_metadata(
+        {
+            "files_to_load": len(changes.to_load),
+            "files_deleted": len(changes.deleted),
+            "files_unchanged": changes.unchanged,
+            "files_unreadable": len(unreadable),
+            "batches": len(batches),
+        },
+        output_name="deleted",
+    )
+    # Always emit one batch, so the load step runs (and deletions apply) when nothing parses.
+    for batch in batches or [ParseBatch(0, (), 0)]:
+        yield dg.DynamicOutput(batch, mapping_key=batch.mapping_key, output_name="batches")
+    yield dg.Output(list(changes.deleted), output_name="deleted")

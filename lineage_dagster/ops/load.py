@@ -1,0 +1,80 @@
+import dagster as dg
+
+from lineage_dagster.config import FeatureFlags, LoadConfig
+from lineage_dagster.files import FailedFile
+from lineage_dagster.graph.load import sync_files
+from lineage_dagster.ops.parse import ParsedBatch
+from lineage_dagster.parsing import EXTRACTOR_VERSION
+from lineage_dagster.parsing.models import FileLineage
+from lineage_dagster.resources import Neo4jResource
+
+# A Neo4j outage first exhausts the driver's own transaction retries, then these.
+LOAD_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+
+
+@dg.op(retry_policy=LOAD_RETRY_POLICY)
+def load_lineage(
+    context: dg.OpExecutionContext,
+    config: LoadConfig,
+    parsed: list[ParsedBatch],
+    deleted: list[str],
+    neo4j: Neo4jResource,
+    feature_flags: FeatureFlags,
+) -> dict[str, int]:
+    """Replace the changed files' lineage in Neo4j and remove the deleted files' lineage.
+
+    Files are replaced whole inside one transaction per group of files, so a failure or a
+    retry never leaves a file half-loaded; re-running converges on the same graph.
+    """
+    lineage = [item for batch in parsed for item in batch.lineage]
+    failed = [item for batch in parsed for item in batch.failed]
+    if feature_flags.neo4j_batch:
+        files_per_tx, rows_per_query = config.files_per_transaction, None
+    else:
+        # The plain path: one file per transaction and one query per node or relationship.
+        files_per_tx, rows_per_query = 1, 1
+    items: list[FileLineage | FailedFile] = sorted([*lineage, *failed], key=_path)
+    groups = [items[i : i + files_per_tx] for i in range(0, len(items), files_per_tx)] or [[]]
+    totals = dict.fromkeys(
+        ("files_loaded", "files_deleted", "statements", "relationships", "transactions"), 0
+    )
+    with neo4j.get_session() as session:
+        for number, group in enumerate(groups):
+            summary = sync_files(
+                session,
+                [item for item in group if isinstance(item, FileLineage)],
+                failed=[item for item in group if isinstance(item, FailedFile)],
+                deleted_paths=deleted if number == 0 else (),
+                extractor_version=EXTRACTOR_VERSION,
+                batch_size=config.batch_size,
+                rows_per_query=rows_per_query,
+            )
+            for key in totals:
+                totals[key] += getattr(summary, key)
+    failures = [
+        {"path": f.path, "line": f.line, "column": f.column, "message": f.message} for f in failed
+    ] + [
+        {
+            "path": item.path,
+            "line": stmt.error.line,
+            "column": stmt.error.column,
+            "message": stmt.error.message,
+        }
+        for item in lineage
+        for stmt in item.errors
+        if stmt.error is not None
+    ]
+    context.add_output_metadata(
+        {
+            **totals,
+            "files_failed": len({failure["path"] for failure in failures}),
+            "cache_hits": sum(batch.cache_hits for batch in parsed),
+            "cache_misses": sum(batch.cache_misses for batch in parsed),
+            "failed_files": dg.MetadataValue.json(failures),
+        }
+    )
+    return totals
+
+
+def _path(item: FileLineage | FailedFile) -> str:
+    return item.path or ""

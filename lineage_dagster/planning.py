@@ -1,0 +1,92 @@
+"""Decide what an ingest run does: which files changed, and how to batch them (no Dagster)."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from lineage_dagster.files import SourceFile
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """What the graph holds for a file: the digest and extractor version it was loaded with."""
+
+    path: str
+    sha256: str | None
+    extractor_version: str | None
+
+
+@dataclass(frozen=True)
+class FileChanges:
+    """The files of one partition to (re)load and to remove."""
+
+    to_load: tuple[SourceFile, ...]
+    deleted: tuple[str, ...]
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class ParseBatch:
+    """The files one parse step handles."""
+
+    index: int
+    paths: tuple[str, ...]
+    size: int
+
+    @property
+    def mapping_key(self) -> str:
+        return f"batch_{self.index:04d}"
+
+
+def diff_files(
+    current: Sequence[SourceFile],
+    loaded: Mapping[str, LoadedFile],
+    *,
+    extractor_version: str,
+    full_refresh: bool = False,
+    unreadable: Iterable[str] = (),
+) -> FileChanges:
+    """Compare the folder with the graph: new or changed files load, vanished ones are deleted.
+
+    Files listed in ``unreadable`` still exist (they failed a safety check), so they are not
+    deleted: they load again and record their error.
+    """
+    present = {file.path for file in current} | set(unreadable)
+    to_load = tuple(
+        file
+        for file in current
+        if full_refresh
+        or (previous := loaded.get(file.path)) is None
+        or previous.sha256 != file.sha256
+        or previous.extractor_version != extractor_version
+    )
+    deleted = tuple(sorted(path for path in loaded if path not in present))
+    return FileChanges(to_load=to_load, deleted=deleted, unchanged=len(current) - len(to_load))
+
+
+def plan_batches(files: Sequence[SourceFile], batch_count: int) -> list[ParseBatch]:
+    """Split ``files`` into at most ``batch_count`` batches of balanced total size.
+
+    Largest file first into the lightest batch (LPT scheduling); paths are sorted within a
+    batch so the plan is deterministic.
+
+    >>> files = [SourceFile(p, s, 0, "") for p, s in [("a", 9), ("b", 5), ("c", 4), ("d", 1)]]
+    >>> [(b.paths, b.size) for b in plan_batches(files, 2)]
+    [(('a',), 9), (('b', 'c', 'd'), 10)]
+    """
+    if not files:
+        return []
+    count = max(1, min(batch_count, len(files)))
+    heap: list[tuple[int, int, list[str]]] = [(0, index, []) for index in range(count)]
+    for file in sorted(files, key=lambda f: (-f.size, f.path)):
+        size, index, paths = heapq.heappop(heap)
+        paths.append(file.path)
+        heapq.heappush(heap, (size + file.size, index, paths))
+    batches = sorted(heap, key=lambda item: item[1])
+    return [
+        ParseBatch(index=index, paths=tuple(sorted(paths)), size=size)
+        for size, index, paths in batches
+        if paths
+    ]

@@ -1,0 +1,85 @@
+"""Shared fixtures: a real Neo4j for the integration tests, started once per test session.
+
+When NEO4J_URI is set the tests use that server (with NEO4J_USER / NEO4J_PASSWORD); otherwise
+they start the project's own embedded Neo4j on a free port with auth on and a fresh password.
+A service that cannot start fails the tests that need it; nothing is skipped.
+"""
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import neo4j
+from lineage_dagster.local_neo4j import LocalNeo4j, find_free_port
+
+
+@dataclass(frozen=True)
+class Neo4jServer:
+    uri: str
+    user: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jServer]:
+    if os.environ.get("NEO4J_URI"):
+        yield Neo4jServer(
+            os.environ["NEO4J_URI"],
+            os.environ.get("NEO4J_USER", "neo4j"),
+            os.environ.get("NEO4J_PASSWORD", ""),
+        )
+        return
+    password = secrets.token_urlsafe(16)
+    home = tmp_path_factory.mktemp("neo4j")
+    with LocalNeo4j(home, port=find_free_port(), password=password) as server:
+        yield Neo4jServer(server.uri, server.user, password)
+
+
+@pytest.fixture(scope="session")
+def neo4j_env(neo4j_server: Neo4jServer) -> Iterator[Neo4jServer]:
+    """Export the server's coordinates, as the code location's EnvVars read them.
+
+    Set for the whole session (not per test) because step processes of the multiprocess
+    executor inherit the environment of the forkserver, which starts once.
+    """
+    names = {
+        "NEO4J_URI": neo4j_server.uri,
+        "NEO4J_USER": neo4j_server.user,
+        "NEO4J_PASSWORD": neo4j_server.password,
+    }
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(names)
+    yield neo4j_server
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def neo4j_driver(neo4j_server: Neo4jServer) -> Iterator[neo4j.Driver]:
+    driver = neo4j.GraphDatabase.driver(
+        neo4j_server.uri, auth=(neo4j_server.user, neo4j_server.password)
+    )
+    driver.verify_connectivity()
+    yield driver
+    driver.close()
+
+
+@pytest.fixture
+def empty_graph(neo4j_driver: neo4j.Driver) -> neo4j.Driver:
+    """The driver, on a graph wiped before the test."""
+    neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
+    return neo4j_driver
+
+
+@pytest.fixture
+def sql_root(tmp_path: Path) -> Path:
+    root = tmp_path / "sql"
+    root.mkdir()
+    return root
