@@ -1,0 +1,54 @@
+"""Table- and column-level lineage from SQL text (no Dagster import here).
+
+>>> from lineage_dagster.parsing import extract_lineage
+>>> extract_lineage("CREATE TABLE mart.t AS SELECT id FROM raw.s").statements[0].sources
+('raw.s',)
+"""
+
+from lineage_dagster.parsing.dialects import (
+    VALID_DIALECTS,
+    DialectMap,
+    dialect_from_comment,
+    resolve_dialect,
+)
+from lineage_dagster.parsing.errors import (
+    LineageError,
+    SchemaError,
+    SqlDecodeError,
+    SqlFileError,
+    SqlFileTooLargeError,
+    UnknownDialectError,
+)
+from lineage_dagster.parsing.extract import (
+    DEFAULT_MAX_BYTES,
+    extract_file,
+    extract_lineage,
+    read_sql_file,
+)
+from lineage_dagster.parsing.models import ColumnEdge, FileLineage, StatementError, StatementLineage
+from lineage_dagster.parsing.tuning import compiled_sqlglot, tune_gc_for_parsing
+from lineage_dagster.parsing.version import EXTRACTOR_VERSION
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "EXTRACTOR_VERSION",
+    "VALID_DIALECTS",
+    "ColumnEdge",
+    "DialectMap",
+    "FileLineage",
+    "LineageError",
+    "SchemaError",
+    "SqlDecodeError",
+    "SqlFileError",
+    "SqlFileTooLargeError",
+    "StatementError",
+    "StatementLineage",
+    "UnknownDialectError",
+    "compiled_sqlglot",
+    "dialect_from_comment",
+    "extract_file",
+    "extract_lineage",
+    "read_sql_file",
+    "resolve_dialect",
+    "tune_gc_for_parsing",
+]

@@ -1,0 +1,1108 @@
+"""Table- and column-level lineage of SQL scripts: ``extract_lineage`` and ``extract_file``.
+
+Each statement is parsed, its lineage extracted and its tree dropped before the next one is
+parsed, so memory stays flat however long the script. Temporary tables (``#t`` in T-SQL,
+``CREATE TEMP/TEMPORARY/VOLATILE TABLE``, ``SELECT ... INTO TEMP``, ``DECLARE @t TABLE``, and a
+table both created and later dropped in the same script) are resolved away: a statement that
+reads one lists the temporary table's own upstream as its sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from lineage_dagster.parsing.dialects import dialect_from_comment, get_dialect, resolve_dialect
+from lineage_dagster.parsing.errors import SqlDecodeError, SqlFileError, SqlFileTooLargeError
+from lineage_dagster.parsing.models import (
+    ColumnEdge,
+    FileLineage,
+    StatementError,
+    StatementLineage,
+)
+from lineage_dagster.parsing.names import Namer, normalize_schema
+from lineage_dagster.parsing.statements import parse_statements
+from lineage_dagster.parsing.walker import (
+    CONDITION,
+    KIND_NAMES,
+    ColumnWalker,
+    Deps,
+    Relation,
+    _Scope,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlglot.dialects.dialect import Dialect
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+"""Files larger than this are refused by ``extract_file`` (override with ``max_bytes``)."""
+
+_TEMP_PROPERTIES = (exp.TemporaryProperty, exp.VolatileProperty)
+_DROPPED = re.compile(
+    r"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?((?:[\w$#@]+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\])"
+    r"(?:\s*\.\s*(?:[\w$#@]+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\]))*)",
+    re.IGNORECASE,
+)
+_UNLOAD = re.compile(
+    r"^\s*\(\s*'(?P<query>(?:[^']|'')*)'\s*\)\s*TO\s+'(?P<path>[^']*)'", re.I | re.S
+)
+_DECLARE_GTT = re.compile(
+    r"^\s*DECLARE\s+GLOBAL\s+TEMPORARY\s+TABLE\s+([\w$#@.\"]+)", re.IGNORECASE
+)
+
+
+def extract_lineage(
+    sql: str,
+    *,
+    dialect: str | None = None,
+    default_schema: str | None = None,
+    schema: Mapping[str, Any] | None = None,
+    columns: bool = True,
+    path: str | None = None,
+) -> FileLineage:
+    """Extract the table- and column-level lineage of every statement of a SQL script.
+
+    Args:
+        sql: The script (one or many statements, ``;`` or T-SQL ``GO`` separated).
+        dialect: A sqlglot dialect name, used when the script has no ``-- dialect: <name>``
+            comment at its top (the comment is more specific); ``None``: sqlglot's generic
+            dialect.
+        default_schema: ``"db"`` or ``"catalog.db"`` prefixed to less qualified table names.
+        schema: ``{"db.table": [columns] | {column: type}}``; resolves ``SELECT *`` and
+            unqualified columns. Without it columns are never invented.
+        columns: Extract column lineage (``False``: table level only, faster).
+        path: Reported as ``FileLineage.path``.
+
+    Returns:
+        A ``FileLineage`` with one ``StatementLineage`` per statement, in order.
+
+    Raises:
+        UnknownDialectError: When ``dialect`` (or the dialect comment) is not a sqlglot dialect.
+
+    >>> lineage = extract_lineage(
+    ...     "INSERT INTO mart.pnl (book, pnl) "
+    ...     "SELECT book, SUM(amount) FROM raw.trades GROUP BY book",
+    ...     dialect="postgres",
+    ... )
+    >>> stmt = lineage.statements[0]
+    >>> stmt.kind, stmt.sources, stmt.targets
+    ('INSERT', ('raw.trades',), ('mart.pnl',))
+    >>> [(e.source, e.target, e.kind) for e in stmt.column_lineage]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('raw.trades.book', 'mart.pnl.book', 'direct'),
+     ('raw.trades.amount', 'mart.pnl.pnl', 'aggregation'),
+     ('raw.trades.book', 'mart.pnl.pnl', 'condition')]
+    """
+    digest = hashlib.sha256(sql.encode("utf-8", "surrogatepass")).hexdigest()
+    name = dialect_from_comment(sql) or resolve_dialect(dialect)
+    return _extract(sql, digest, name, default_schema, schema, columns, path)
+
+
+def extract_file(
+    path: str | Path,
+    *,
+    dialect: str | None = None,
+    default_schema: str | None = None,
+    schema: Mapping[str, Any] | None = None,
+    columns: bool = True,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> FileLineage:
+    """Extract the lineage of a SQL file (see :func:`extract_lineage`).
+
+    The dialect is, in order: a ``-- dialect: <name>`` comment at the top of the file, else
+    ``dialect``. An empty file has zero statements.
+
+    Raises:
+        SqlFileTooLargeError: When the file is larger than ``max_bytes``.
+        SqlDecodeError: When the file is not UTF-8 text (the message gives the byte offset).
+        SqlFileError: When the file cannot be read.
+        UnknownDialectError: When a dialect name is not a sqlglot dialect.
+    """
+    text, digest = read_sql_file(path, max_bytes=max_bytes)
+    name = dialect_from_comment(text) or resolve_dialect(dialect)
+    return _extract(text, digest, name, default_schema, schema, columns, str(path))
+
+
+def read_sql_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
+    """Read a SQL file as UTF-8 text; return the text and the sha256 of its bytes.
+
+    Raises:
+        SqlFileTooLargeError: When the file is larger than ``max_bytes``.
+        SqlDecodeError: When the bytes are not UTF-8 (binary files included).
+        SqlFileError: When the file cannot be read.
+    """
+    path_str = str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise SqlFileError(path_str, f"cannot read file: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise SqlFileTooLargeError(path_str, f"file is larger than the limit of {max_bytes} bytes")
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SqlDecodeError(
+            path_str,
+            f"not UTF-8 text: invalid byte 0x{data[exc.start]:02x} at byte offset {exc.start}",
+            line=line,
+            column=column,
+        ) from exc
+    if "\x00" in text:
+        offset = text.index("\x00")
+        raise SqlDecodeError(
+            path_str,
+            f"binary content: NUL character at offset {offset}",
+            line=text.count("\n", 0, offset) + 1,
+            column=offset - (text.rfind("\n", 0, offset) + 1) + 1,
+        )
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, digest
+
+
+# --- script state ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Script:
+    """What earlier statements of a script tell later ones."""
+
+    namer: Namer
+    schema: dict[str, list[str]]
+    columns: bool
+    temp_tables: dict[str, set[str]] = field(default_factory=dict)  # temp -> upstream tables
+    temp_relations: dict[str, Relation] = field(default_factory=dict)
+    script_temps: dict[str, int] = field(default_factory=dict)  # name -> line of its DROP
+    created: dict[str, list[str]] = field(default_factory=dict)  # tables created with columns
+
+    def columns_of(self, fqn: str) -> list[str] | None:
+        return self.created.get(fqn) or self.schema.get(fqn)
+
+
+def _extract(
+    sql: str,
+    digest: str,
+    dialect_name: str | None,
+    default_schema: str | None,
+    schema: Mapping[str, Any] | None,
+    columns: bool,
+    path: str | None,
+) -> FileLineage:
+    dialect = get_dialect(dialect_name)
+    namer = Namer(dialect, default_schema)
+    script = _Script(namer, normalize_schema(schema, namer), columns)
+    script.script_temps = _dropped_later(sql, namer)
+    statements: list[StatementLineage] = []
+    for parsed in parse_statements(sql, dialect):
+        if parsed.error is not None or parsed.expression is None:
+            if parsed.error is not None:
+                statements.append(
+                    StatementLineage(len(statements), parsed.line, "UNKNOWN", error=parsed.error)
+                )
+            continue
+        for line, expression in _expand(parsed.expression, parsed.line, dialect):
+            try:
+                statements.append(_statement(expression, len(statements), line, script))
+            except RecursionError:
+                statements.append(
+                    StatementLineage(
+                        len(statements),
+                        line,
+                        _kind(expression),
+                        error=StatementError("statement nested too deeply", line, None),
+                    )
+                )
+    return FileLineage(path, digest, dialect_name, tuple(statements))
+
+
+def _dropped_later(sql: str, namer: Namer) -> dict[str, int]:
+    """Tables dropped somewhere in the script, with the line of their last DROP."""
+    if "drop" not in sql and "DROP" not in sql and "Drop" not in sql:
+        return {}
+    found: dict[str, int] = {}
+    for match in _DROPPED.finditer(sql):
+        name = re.sub(r"\s+", "", match.group(1))
+        if name.startswith("#") or "[" in name:
+            name = name.replace("[", "").replace("]", "")
+        found[namer.qualify_text(name)] = sql.count("\n", 0, match.start()) + 1
+    return found
+
+
+def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int, exp.Expr]]:
+    """Statements nested in procedures and control flow, or the statement itself."""
+    if isinstance(expression, exp.Create) and expression.kind in (
+        "PROCEDURE",
+        "FUNCTION",
+        "TRIGGER",
+    ):
+        body = expression.expression
+        if isinstance(body, (exp.RawString, exp.Heredoc, exp.Literal)) or (
+            isinstance(body, exp.Block)
+            and len(body.expressions) == 1
+            and isinstance(body.expressions[0], (exp.RawString, exp.Heredoc))
+        ):
+            text = body.name if not isinstance(body, exp.Block) else body.expressions[0].name
+            return [
+                (line + p.line - 1, p.expression)
+                for p in parse_statements(text, dialect)
+                if p.expression is not None
+            ] or [(line, expression)]
+        if body is None:
+            return [(line, expression)]
+        nested = _nested_statements(body, line)
+        return nested or [(line, expression)]
+    if isinstance(expression, (exp.Block, exp.IfBlock, exp.WhileBlock)):
+        return _nested_statements(expression, line)
+    return [(line, expression)]
+
+
+_STATEMENTS = (
+    exp.Query,
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Merge,
+    exp.Create,
+    exp.Drop,
+    exp.Alter,
+    exp.Copy,
+    exp.TruncateTable,
+    exp.MultitableInserts,
+    exp.Command,
+)
+
+
+def _nested_statements(node: exp.Expr, line: int) -> list[tuple[int, exp.Expr]]:
+    out: list[tuple[int, exp.Expr]] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, _STATEMENTS):
+            out.append((_line_of(current, line), current))
+            continue
+        stack.extend(reversed(list(current.iter_expressions())))
+    return out
+
+
+def _line_of(node: exp.Expr, default: int) -> int:
+    for ident in node.find_all(exp.Identifier):
+        meta_line = ident.meta.get("line") if ident._meta else None
+        if meta_line:
+            return meta_line
+        break
+    return default
+
+
+# --- one statement --------------------------------------------------------------------------
+
+
+def _kind(expression: exp.Expr) -> str:
+    if isinstance(expression, exp.Create):
+        kind = (expression.kind or "").upper()
+        if kind == "TABLE":
+            if expression.expression is not None or expression.args.get("clone"):
+                return "CREATE_TABLE_AS"
+            return "CREATE_TABLE"
+        if kind == "VIEW":
+            props = expression.args.get("properties")
+            if props and any(isinstance(p, exp.MaterializedProperty) for p in props.expressions):
+                return "CREATE_MATERIALIZED_VIEW"
+            return "CREATE_VIEW"
+        return f"CREATE_{kind}" if kind else "CREATE"
+    if isinstance(expression, exp.Query):
+        return "SELECT_INTO" if expression.args.get("into") else "SELECT"
+    if isinstance(expression, (exp.Insert, exp.MultitableInserts)):
+        return "INSERT"
+    if isinstance(expression, exp.Alter):
+        actions = expression.args.get("actions") or []
+        if any(isinstance(a, exp.AlterRename) for a in actions):
+            return "RENAME"
+        if any(isinstance(a, exp.SwapTable) for a in actions):
+            return "SWAP"
+        return f"ALTER_{(expression.args.get('kind') or 'TABLE').upper()}"
+    if isinstance(expression, exp.TruncateTable):
+        return "TRUNCATE"
+    if isinstance(expression, exp.Command):
+        return str(expression.this).upper().replace(" ", "_")
+    simple = {
+        exp.Update: "UPDATE",
+        exp.Delete: "DELETE",
+        exp.Merge: "MERGE",
+        exp.Drop: "DROP",
+        exp.Copy: "COPY",
+    }
+    for cls, name in simple.items():
+        if isinstance(expression, cls):
+            return name
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(expression).__name__).upper()
+
+
+@dataclass
+class _Result:
+    kind: str
+    sources: set[str] = field(default_factory=set)
+    targets: list[str] = field(default_factory=list)
+    edges: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def add_edges(self, target: str, names: list[str], deps: list[Deps], rel: Relation) -> None:
+        edges = self.edges
+        rank = {"condition": -1, "direct": 0, "expression": 1, "aggregation": 2}
+        target_columns = []
+        for name, column_deps in zip(names, deps, strict=False):
+            target_column = f"{target}.{name}"
+            target_columns.append(target_column)
+            for source, kind in column_deps.items():
+                key = (source, target_column)
+                kind_name = KIND_NAMES[kind]
+                old = edges.get(key)
+                if old is None or rank[old] < rank[kind_name]:
+                    edges[key] = kind_name
+        if rel.stars:
+            target_column = f"{target}.*"
+            target_columns.append(target_column)
+            for star in rel.stars:
+                key = (f"{star}.*", target_column)
+                if key not in edges or edges[key] == CONDITION:
+                    edges[key] = "direct"
+        for condition in rel.conditions:
+            for target_column in target_columns:
+                edges.setdefault((condition, target_column), CONDITION)
+
+
+def _statement(expression: exp.Expr, index: int, line: int, script: _Script) -> StatementLineage:
+    kind = _kind(expression)
+    result = _Result(kind)
+    handler = _HANDLERS.get(type(expression))
+    if handler is None:
+        for cls, candidate in _HANDLERS.items():
+            if isinstance(expression, cls):
+                handler = candidate
+                break
+    if handler is not None:
+        handler(expression, result, script, line)
+    edges = tuple(
+        ColumnEdge(source, target, kind_name)
+        for (source, target), kind_name in sorted(result.edges.items(), key=_edge_order)
+    )
+    return StatementLineage(
+        index,
+        line,
+        result.kind,
+        tuple(sorted(result.sources)),
+        tuple(dict.fromkeys(result.targets)),
+        edges,
+    )
+
+
+def _edge_order(item: tuple[tuple[str, str], str]) -> tuple[int, str, str]:
+    (source, target), kind = item
+    return (kind == CONDITION, target, source)
+
+
+# --- table level ----------------------------------------------------------------------------
+
+
+def _source_tables(node: exp.Expr, script: _Script, exclude: set[int]) -> set[str]:
+    """Tables read by ``node`` (CTE references dropped, temporary tables resolved)."""
+    namer = script.namer
+    cte_names: set[str] | None = None
+    out: set[str] = set()
+    for table in node.find_all(exp.Table):
+        if id(table) in exclude:
+            continue
+        this = table.this
+        if not table.args.get("db") and isinstance(this, exp.Identifier):
+            if cte_names is None:
+                cte_names = {namer.ident(cte.args["alias"].this) for cte in node.find_all(exp.CTE)}
+            name = namer.ident(this)
+            if name in cte_names and _refers_to_cte(table, name, namer):
+                continue
+        parent = table.parent
+        if isinstance(parent, exp.Schema) and isinstance(parent.parent, exp.Reference):
+            continue
+        fqn = namer.table(table)
+        if fqn is None:
+            continue
+        out.update(_resolve_temp(fqn, script))
+    return out
+
+
+def _resolve_temp(fqn: str, script: _Script) -> set[str] | tuple[str, ...]:
+    upstream = script.temp_tables.get(fqn)
+    if upstream is not None:
+        return upstream
+    if fqn.startswith(("#", "@")):
+        return ()
+    return (fqn,)
+
+
+def _refers_to_cte(table: exp.Table, name: str, namer: Namer) -> bool:
+    child: exp.Expr = table
+    node = table.parent
+    inside_cte: exp.CTE | None = None
+    while node is not None:
+        if isinstance(node, exp.CTE):
+            inside_cte = node
+        with_ = node.args.get("with_") if not isinstance(node, exp.With) else None
+        if isinstance(with_, exp.With):
+            ctes = with_.expressions
+            recursive = bool(with_.args.get("recursive"))
+            position = None
+            if inside_cte is not None and inside_cte.parent is with_:
+                position = ctes.index(inside_cte) if inside_cte in ctes else None
+            for i, cte in enumerate(ctes):
+                alias = cte.args.get("alias")
+                if alias is None or namer.ident(alias.this) != name:
+                    continue
+                if position is None or i < position or (i == position and recursive):
+                    return True
+        child = node
+        node = node.parent
+    del child
+    return False
+
+
+def _target_table(node: exp.Expr | None) -> exp.Table | None:
+    if isinstance(node, exp.Schema):
+        node = node.this
+    return node if isinstance(node, exp.Table) else None
+
+
+def _is_temp_create(create: exp.Create, fqn: str) -> bool:
+    if fqn.startswith(("#", "@")):
+        return True
+    props = create.args.get("properties")
+    if props is not None:
+        for prop in props.expressions:
+            if isinstance(prop, _TEMP_PROPERTIES):
+                return True
+    return False
+
+
+def _script_temp(fqn: str, line: int, script: _Script) -> bool:
+    drop_line = script.script_temps.get(fqn)
+    return drop_line is not None and drop_line > line
+
+
+# --- handlers -------------------------------------------------------------------------------
+
+
+def _walker(script: _Script) -> ColumnWalker:
+    return ColumnWalker(script.namer, script.schema, script.temp_relations)
+
+
+def _write(
+    result: _Result,
+    script: _Script,
+    target: str,
+    temp: bool,
+    rel: Relation | None,
+    target_columns: list[str] | None,
+    sources: set[str],
+    *,
+    replace: bool,
+) -> None:
+    """Record a write of ``rel`` into ``target``: edges, or temp-table state when temporary."""
+    if temp:
+        upstream = set() if replace else set(script.temp_tables.get(target, ()))
+        script.temp_tables[target] = upstream | sources
+        result.sources |= sources
+        if rel is not None:
+            names, deps = _map_columns(rel, target_columns)
+            old = None if replace else script.temp_relations.get(target)
+            new = Relation()
+            new.tables = set(script.temp_tables[target])
+            new.conditions = set(rel.conditions) | (old.conditions if old else set())
+            new.stars = list(dict.fromkeys((old.stars if old else []) + rel.stars))
+            if old is not None:
+                for name, old_deps in zip(old.names, old.deps, strict=False):
+                    new.add(name, dict(old_deps))
+            for name, column_deps in zip(names, deps, strict=False):
+                i = new.index.get(name)
+                if i is None:
+                    new.add(name, dict(column_deps))
+                else:
+                    merged = new.deps[i]
+                    for source, kind in column_deps.items():
+                        if merged.get(source, -1) < kind:
+                            merged[source] = kind
+            script.temp_relations[target] = new
+        return
+    result.sources |= sources
+    result.targets.append(target)
+    if rel is not None:
+        names, deps = _map_columns(rel, target_columns)
+        result.add_edges(target, names, deps, rel)
+
+
+def _map_columns(rel: Relation, target_columns: list[str] | None) -> tuple[list[str], list[Deps]]:
+    if target_columns and (rel.known or len(target_columns) <= len(rel.names)):
+        n = min(len(target_columns), len(rel.names))
+        return target_columns[:n], rel.deps[:n]
+    return rel.names, rel.deps
+
+
+def _query_relation(
+    query: exp.Expr | None, script: _Script, ctes: dict[str, Relation] | None = None
+) -> Relation | None:
+    if query is None or not script.columns:
+        return None
+    return _walker(script).query(query, ctes or {})
+
+
+def _handle_query(expression: exp.Expr, result: _Result, script: _Script, line: int) -> None:
+    into = expression.args.get("into")
+    if not isinstance(into, exp.Into):
+        result.sources |= _source_tables(expression, script, set())
+        return
+    target_node = _target_table(into.this)
+    exclude = {id(target_node)} if target_node is not None else set()
+    sources = _source_tables(expression, script, exclude)
+    fqn = script.namer.table(target_node) if target_node is not None else None
+    if fqn is None:
+        result.sources |= sources
+        return
+    temp = bool(into.args.get("temporary")) or fqn.startswith(("#", "@"))
+    temp = temp or _script_temp(fqn, line, script)
+    rel = None
+    if script.columns:
+        # Evaluate the query without its INTO clause.
+        into.pop()
+        try:
+            rel = _walker(script).query(expression, {})
+        finally:
+            expression.set("into", into)
+    _write(result, script, fqn, temp, rel, None, sources, replace=True)
+
+
+def _insert_parts(insert: exp.Insert, script: _Script) -> tuple[str | None, list[str] | None]:
+    this = insert.this
+    columns = None
+    if isinstance(this, exp.Schema):
+        columns = [script.namer.column(c) for c in this.expressions]
+    table = _target_table(this)
+    if table is None:
+        if isinstance(this, exp.Directory):
+            return this.name, columns
+        return None, columns
+    fqn = script.namer.table(table)
+    if columns is None and fqn is not None:
+        known = script.columns_of(fqn)
+        if known is None and fqn in script.temp_relations:
+            rel = script.temp_relations[fqn]
+            known = rel.names if rel.known and rel.names else None
+        columns = known
+    return fqn, columns
+
+
+def _handle_insert(expression: exp.Insert, result: _Result, script: _Script, line: int) -> None:
+    target, columns = _insert_parts(expression, script)
+    table = _target_table(expression.this)
+    exclude = {id(table)} if table is not None else set()
+    sources = _source_tables(expression, script, exclude)
+    if target is None:
+        result.sources |= sources
+        return
+    rel = None
+    if script.columns:
+        query = expression.expression
+        ctes: dict[str, Relation] = {}
+        walker = _walker(script)
+        with_ = expression.args.get("with_")
+        if with_ is not None:
+            ctes = walker.ctes(with_, ctes, None)
+        if query is not None:
+            rel = walker.query(query, ctes)
+    temp = target.startswith(("#", "@")) or target in script.temp_tables
+    _write(result, script, target, temp, rel, columns, sources, replace=False)
+
+
+def _handle_multi_insert(
+    expression: exp.MultitableInserts, result: _Result, script: _Script, line: int
+) -> None:
+    source = expression.args.get("source")
+    targets = []
+    exclude = set()
+    for item in expression.expressions:
+        insert = item.this if isinstance(item, exp.ConditionalInsert) else item
+        table = _target_table(insert.this)
+        if table is not None:
+            exclude.add(id(table))
+        targets.append(insert)
+    sources = _source_tables(expression, script, exclude)
+    walker = _walker(script)
+    scope = _Scope(None)
+    base = Relation()
+    if script.columns and source is not None:
+        if isinstance(source, exp.Table):
+            walker._add_source(source, scope, {}, base)
+        else:
+            alias, rel = walker.from_item(
+                exp.Subquery(this=source.copy()) if isinstance(source, exp.Query) else source,
+                scope,
+                {},
+            )
+            if rel is not None:
+                scope.sources[alias or "_source"] = rel
+                base.conditions |= rel.conditions
+    for insert in targets:
+        target, columns = _insert_parts(insert, script)
+        if target is None:
+            continue
+        rel = None
+        if script.columns:
+            query = insert.expression
+            rel = Relation()
+            rel.conditions |= base.conditions
+            if isinstance(query, exp.Select) and not query.args.get("from_"):
+                inner = _Scope(None)
+                inner.sources = dict(scope.sources)
+                inner.aliases = dict(scope.aliases)
+                for projection in query.expressions:
+                    walker._projection(projection, inner, {}, rel)
+                where = query.args.get("where")
+                if where is not None:
+                    rel.conditions.update(walker.expression_deps(where, inner, {}, rel))
+            elif isinstance(query, exp.Values):
+                for i, row in enumerate(query.expressions[:1]):
+                    values = row.expressions if isinstance(row, exp.Tuple) else [row]
+                    for j, value in enumerate(values):
+                        deps = (
+                            walker.column_deps(value, scope, {})
+                            if isinstance(value, exp.Column)
+                            else walker.expression_deps(value, scope, {}, rel)
+                        )
+                        rel.add(f"_col_{j}", dict(deps or {}))
+                    del i
+            elif query is not None:
+                rel = walker.query(query, {})
+        temp = target.startswith(("#", "@")) or target in script.temp_tables
+        _write(result, script, target, temp, rel, columns, sources, replace=False)
+
+
+def _handle_create(expression: exp.Create, result: _Result, script: _Script, line: int) -> None:
+    kind = (expression.kind or "").upper()
+    table = _target_table(expression.this)
+    if kind not in ("TABLE", "VIEW") or table is None:
+        return
+    fqn = script.namer.table(table)
+    if fqn is None:
+        return
+    exclude = {id(table)}
+    sources = _source_tables(expression, script, exclude)
+    temp = kind == "TABLE" and (_is_temp_create(expression, fqn) or _script_temp(fqn, line, script))
+    schema_node = expression.this if isinstance(expression.this, exp.Schema) else None
+    columns = None
+    if schema_node is not None:
+        defs = [
+            c for c in schema_node.expressions if isinstance(c, (exp.ColumnDef, exp.Identifier))
+        ]
+        columns = [script.namer.column(c.this if isinstance(c, exp.ColumnDef) else c) for c in defs]
+        columns = columns or None
+    query = expression.expression
+    clone = expression.args.get("clone")
+    if isinstance(query, exp.Query) or clone is not None:
+        rel = None
+        if script.columns:
+            if clone is not None:
+                _, rel = _walker(script).table(clone.this, {})
+            else:
+                rel = _walker(script).query(query, {})
+                with_ = expression.args.get("with_")
+                if with_ is not None:
+                    walker = _walker(script)
+                    rel = walker.query(query, walker.ctes(with_, {}, None))
+        _write(result, script, fqn, temp, rel, columns, sources, replace=True)
+        if not temp and rel is not None and rel.known and rel.names:
+            script.created[fqn] = columns or list(rel.names)
+        return
+    # A table defined by its columns (or LIKE another table).
+    if columns and not temp:
+        script.created[fqn] = columns
+    if temp:
+        script.temp_tables[fqn] = set(sources)
+        rel = Relation()
+        rel.tables = set(sources)
+        for column in columns or ():
+            rel.add(column, {})
+        if not columns:
+            rel.stars = sorted(sources)
+        script.temp_relations[fqn] = rel
+        result.sources |= sources
+        return
+    result.targets.append(fqn)
+    result.sources |= sources
+    if sources and script.columns:
+        for source in sorted(sources):
+            result.edges[(f"{source}.*", f"{fqn}.*")] = "direct"
+
+
+def _handle_update(expression: exp.Update, result: _Result, script: _Script, line: int) -> None:
+    namer = script.namer
+    table = expression.this if isinstance(expression.this, exp.Table) else None
+    if table is None:
+        result.sources |= _source_tables(expression, script, set())
+        return
+    target = namer.table(table)
+    from_ = expression.args.get("from_")
+    # T-SQL: ``UPDATE t SET ... FROM dbo.target t JOIN ...`` names the target by its alias.
+    if from_ is not None and not table.args.get("db"):
+        alias_name = namer.ident(table.this)
+        for candidate in from_.find_all(exp.Table):
+            alias = candidate.args.get("alias")
+            if (
+                alias is not None
+                and alias.this is not None
+                and namer.ident(alias.this) == alias_name
+            ):
+                target = namer.table(candidate)
+                break
+    if target is None:
+        return
+    sources = _source_tables(expression, script, {id(table)})
+    sources.discard(target)
+    temp = target.startswith(("#", "@")) or target in script.temp_tables
+    if temp:
+        result.sources |= sources
+        script.temp_tables[target] = script.temp_tables.get(target, set()) | sources
+    else:
+        result.targets.append(target)
+        result.sources |= sources
+    if not script.columns:
+        return
+    walker = _walker(script)
+    scope = _Scope(None)
+    rel = Relation()
+    ctes: dict[str, Relation] = {}
+    with_ = expression.args.get("with_")
+    if with_ is not None:
+        ctes = walker.ctes(with_, ctes, None)
+    walker._add_source(table, scope, ctes, rel)
+    for join in table.args.get("joins") or ():
+        walker._add_source(join.this, scope, ctes, rel)
+    if from_ is not None:
+        walker._add_source(from_.this, scope, ctes, rel)
+        for join in from_.this.args.get("joins") or ():
+            walker._add_source(join.this, scope, ctes, rel)
+    for join in expression.args.get("joins") or ():
+        walker._add_source(join.this, scope, ctes, rel)
+    joins = list(table.args.get("joins") or ())
+    if from_ is not None:
+        joins += list(from_.this.args.get("joins") or ())
+    joins += list(expression.args.get("joins") or ())
+    conditions: set[str] = set()
+    for join in joins:
+        on = join.args.get("on")
+        if on is not None:
+            conditions.update(walker.expression_deps(on, scope, ctes, rel))
+    where = expression.args.get("where")
+    if where is not None:
+        conditions.update(walker.expression_deps(where, scope, ctes, rel))
+    out = Relation()
+    out.conditions = conditions | rel.conditions
+    for assignment in expression.expressions:
+        if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
+            continue
+        name = namer.column(assignment.this.this)
+        value = assignment.expression
+        if isinstance(value, exp.Column):
+            deps = dict(walker.column_deps(value, scope, ctes) or {})
+        else:
+            deps = walker.expression_deps(value, scope, ctes, out)
+        out.add(name, deps)
+    if temp:
+        _merge_temp_columns(script, target, out)
+    else:
+        result.add_edges(target, out.names, out.deps, out)
+
+
+def _merge_temp_columns(script: _Script, target: str, rel: Relation) -> None:
+    current = script.temp_relations.get(target)
+    if current is None:
+        current = Relation()
+        script.temp_relations[target] = current
+    current.tables = set(script.temp_tables.get(target, set()))
+    current.conditions |= rel.conditions
+    for name, deps in zip(rel.names, rel.deps, strict=False):
+        i = current.index.get(name)
+        if i is None:
+            current.add(name, dict(deps))
+        else:
+            for source, kind in deps.items():
+                if current.deps[i].get(source, -1) < kind:
+                    current.deps[i][source] = kind
+
+
+def _handle_delete(expression: exp.Delete, result: _Result, script: _Script, line: int) -> None:
+    table = _target_table(expression.this)
+    if table is None:
+        result.sources |= _source_tables(expression, script, set())
+        return
+    target = script.namer.table(table)
+    sources = _source_tables(expression, script, {id(table)})
+    if target is None:
+        result.sources |= sources
+        return
+    sources.discard(target)
+    result.sources |= sources
+    if not (target.startswith(("#", "@")) or target in script.temp_tables):
+        result.targets.append(target)
+
+
+def _handle_merge(expression: exp.Merge, result: _Result, script: _Script, line: int) -> None:
+    namer = script.namer
+    table = _target_table(expression.this)
+    if table is None:
+        return
+    target = namer.table(table)
+    if target is None:
+        return
+    sources = _source_tables(expression, script, {id(table)})
+    sources.discard(target)
+    temp = target.startswith(("#", "@")) or target in script.temp_tables
+    if temp:
+        script.temp_tables[target] = script.temp_tables.get(target, set()) | sources
+    else:
+        result.targets.append(target)
+    result.sources |= sources
+    if not script.columns:
+        return
+    walker = _walker(script)
+    scope = _Scope(None)
+    rel = Relation()
+    ctes: dict[str, Relation] = {}
+    with_ = expression.args.get("with_")
+    if with_ is not None:
+        ctes = walker.ctes(with_, ctes, None)
+    walker._add_source(table, scope, ctes, rel)
+    using = expression.args.get("using")
+    if using is not None:
+        walker._add_source(using, scope, ctes, rel)
+    out = Relation()
+    out.conditions = set(rel.conditions)
+    on = expression.args.get("on")
+    if on is not None:
+        out.conditions.update(walker.expression_deps(on, scope, ctes, out))
+    whens = expression.args.get("whens")
+    for when in whens.expressions if whens is not None else ():
+        condition = when.args.get("condition")
+        if condition is not None:
+            out.conditions.update(walker.expression_deps(condition, scope, ctes, out))
+        then = when.args.get("then")
+        if isinstance(then, exp.Update):
+            for assignment in then.expressions:
+                if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Column):
+                    value = assignment.expression
+                    deps = (
+                        dict(walker.column_deps(value, scope, ctes) or {})
+                        if isinstance(value, exp.Column)
+                        else walker.expression_deps(value, scope, ctes, out)
+                    )
+                    out.add(namer.column(assignment.this.this), deps)
+        elif isinstance(then, exp.Insert):
+            columns = then.this.expressions if isinstance(then.this, exp.Tuple) else []
+            values = then.expression
+            values = values.expressions if isinstance(values, exp.Tuple) else []
+            if columns:
+                for column, value in zip(columns, values, strict=False):
+                    deps = (
+                        dict(walker.column_deps(value, scope, ctes) or {})
+                        if isinstance(value, exp.Column)
+                        else walker.expression_deps(value, scope, ctes, out)
+                    )
+                    name = namer.column(column.this if isinstance(column, exp.Column) else column)
+                    out.add(name, deps)
+            elif (then.this is not None and isinstance(then.this, exp.Star)) or not values:
+                # ``INSERT *`` / ``INSERT ROW``: every source column to the same name.
+                source = scope.sources.get(next(reversed(scope.sources))) if scope.sources else None
+                if source is not None:
+                    for name, deps in zip(source.names, source.deps, strict=False):
+                        out.add(name, dict(deps))
+                    out.stars = list(source.stars)
+    merged = Relation()
+    merged.conditions = out.conditions
+    merged.stars = out.stars
+    for name, deps in zip(out.names, out.deps, strict=False):
+        i = merged.index.get(name)
+        if i is None:
+            merged.add(name, deps)
+        else:
+            for source, kind in deps.items():
+                if merged.deps[i].get(source, -1) < kind:
+                    merged.deps[i][source] = kind
+    if temp:
+        _merge_temp_columns(script, target, merged)
+    else:
+        result.add_edges(target, merged.names, merged.deps, merged)
+
+
+def _handle_drop(expression: exp.Drop, result: _Result, script: _Script, line: int) -> None:
+    for table in expression.args.get("tables") or [expression.this]:
+        if not isinstance(table, exp.Table):
+            continue
+        fqn = script.namer.table(table)
+        if fqn is None:
+            continue
+        script.created.pop(fqn, None)
+        # A dropped temp table stays resolvable: a re-created one replaces it anyway.
+
+
+def _handle_alter(expression: exp.Alter, result: _Result, script: _Script, line: int) -> None:
+    namer = script.namer
+    table = _target_table(expression.this)
+    if table is None:
+        return
+    old = namer.table(table)
+    if old is None:
+        return
+    for action in expression.args.get("actions") or ():
+        if isinstance(action, exp.AlterRename):
+            new_table = _target_table(action.this)
+            if new_table is None:
+                continue
+            new = namer.table(new_table)
+            if new is None:
+                continue
+            if not new_table.args.get("db") and "." in old and not new.startswith(("#", "@")):
+                # ``ALTER TABLE db.a RENAME TO b`` keeps the schema of the old name.
+                new = f"{old.rsplit('.', 1)[0]}.{new.rsplit('.', 1)[-1]}"
+            if old in script.temp_tables:
+                script.temp_tables[new] = script.temp_tables.pop(old)
+                if old in script.temp_relations:
+                    script.temp_relations[new] = script.temp_relations.pop(old)
+                continue
+            result.sources.add(old)
+            result.targets.append(new)
+            if old in script.created:
+                script.created[new] = script.created.pop(old)
+            if script.columns:
+                result.edges[(f"{old}.*", f"{new}.*")] = "direct"
+        elif isinstance(action, exp.SwapTable):
+            other_table = _target_table(action.this)
+            other = namer.table(other_table) if other_table is not None else None
+            if other is None:
+                continue
+            result.sources |= {old, other}
+            result.targets += [old, other]
+            if script.columns:
+                result.edges[(f"{old}.*", f"{other}.*")] = "direct"
+                result.edges[(f"{other}.*", f"{old}.*")] = "direct"
+
+
+def _handle_copy(expression: exp.Copy, result: _Result, script: _Script, line: int) -> None:
+    namer = script.namer
+    this = expression.this
+    files = [_path_name(f) for f in expression.args.get("files") or ()]
+    files = [f for f in files if f]
+    # ``kind`` is True for ``COPY ... FROM`` (load) and False for ``COPY ... TO`` (unload).
+    loading = bool(expression.args.get("kind"))
+    if isinstance(this, exp.Table):
+        name = namer.table(this) if not _is_path_table(this) else _path_name(this)
+        if name is None:
+            return
+        if loading:
+            result.sources |= set(files)
+            result.targets.append(name)
+            if script.columns:
+                for path in files:
+                    result.edges[(f"{path}.*", f"{name}.*")] = "direct"
+        else:
+            result.sources |= (
+                set(_resolve_temp(name, script)) if not name.startswith("@") else {name}
+            )
+            result.targets += files
+    elif this is not None:
+        # ``COPY (SELECT ...) TO 'path'`` or ``COPY INTO @stage FROM (SELECT ...)``.
+        result.sources |= _source_tables(this, script, set())
+        result.targets += files
+
+
+def _is_path_table(table: exp.Table) -> bool:
+    return isinstance(table.this, (exp.Var, exp.Literal))
+
+
+def _path_name(node: exp.Expr) -> str | None:
+    if isinstance(node, exp.Table) and isinstance(node.this, (exp.Var, exp.Literal)):
+        return node.this.name
+    if isinstance(node, (exp.Literal, exp.Var)):
+        return node.name
+    if isinstance(node, exp.Table):
+        return None
+    return node.name or None
+
+
+def _handle_command(expression: exp.Command, result: _Result, script: _Script, line: int) -> None:
+    keyword = str(expression.this).upper()
+    text = expression.expression.name if expression.expression is not None else ""
+    if keyword == "UNLOAD":
+        match = _UNLOAD.match(text)
+        if match is None:
+            return
+        query = match.group("query").replace("''", "'")
+        try:
+            trees = script.namer.dialect.parse(query)
+        except (SqlglotError, RecursionError):
+            return
+        for tree in trees:
+            if tree is not None:
+                result.sources |= _source_tables(tree, script, set())
+        result.targets.append(match.group("path"))
+        return
+    if keyword == "DECLARE":
+        match = _DECLARE_GTT.match("DECLARE " + text)
+        if match:
+            fqn = script.namer.qualify_text(match.group(1))
+            script.temp_tables[fqn] = set()
+            script.temp_relations[fqn] = Relation()
+
+
+def _handle_truncate(expression: exp.Expr, result: _Result, script: _Script, line: int) -> None:
+    return
+
+
+def _handle_declare(expression: exp.Expr, result: _Result, script: _Script, line: int) -> None:
+    # T-SQL table variables: ``DECLARE @rows TABLE (...)`` is a temporary table.
+    for item in expression.expressions:
+        names = item.this if isinstance(item.this, list) else [item.this]
+        if isinstance(item.args.get("kind"), exp.Schema):
+            for name in names:
+                if isinstance(name, exp.Parameter):
+                    fqn = "@" + name.name
+                    script.temp_tables[fqn] = set()
+                    rel = Relation()
+                    for column in item.args["kind"].expressions:
+                        if isinstance(column, exp.ColumnDef):
+                            rel.add(script.namer.column(column.this), {})
+                    script.temp_relations[fqn] = rel
+
+
+_HANDLERS: dict[type, Any] = {
+    exp.Select: _handle_query,
+    exp.Query: _handle_query,
+    exp.Insert: _handle_insert,
+    exp.MultitableInserts: _handle_multi_insert,
+    exp.Create: _handle_create,
+    exp.Update: _handle_update,
+    exp.Delete: _handle_delete,
+    exp.Merge: _handle_merge,
+    exp.Drop: _handle_drop,
+    exp.Alter: _handle_alter,
+    exp.Copy: _handle_copy,
+    exp.Command: _handle_command,
+    exp.TruncateTable: _handle_truncate,
+    exp.Declare: _handle_declare,
+}
+
+__all__ = ["DEFAULT_MAX_BYTES", "extract_file", "extract_lineage", "read_sql_file"]

@@ -1,0 +1,166 @@
+"""Normalising table and column names the way a dialect resolves them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import NormalizationStrategy
+
+from lineage_dagster.parsing.errors import SchemaError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlglot.dialects.dialect import Dialect
+
+_LOWER, _UPPER, _SENSITIVE, _INSENSITIVE, _INSENSITIVE_UPPER = range(5)
+_STRATEGIES = {
+    NormalizationStrategy.LOWERCASE: _LOWER,
+    NormalizationStrategy.UPPERCASE: _UPPER,
+    NormalizationStrategy.CASE_SENSITIVE: _SENSITIVE,
+    NormalizationStrategy.CASE_INSENSITIVE: _INSENSITIVE,
+}
+if hasattr(NormalizationStrategy, "CASE_INSENSITIVE_UPPERCASE"):
+    _STRATEGIES[NormalizationStrategy.CASE_INSENSITIVE_UPPERCASE] = _INSENSITIVE_UPPER
+
+
+class Namer:
+    """Turns identifiers and ``exp.Table`` nodes into the names used in the lineage.
+
+    Unquoted identifiers are case-folded as the dialect does (Snowflake and Oracle upper-case,
+    most others lower-case), quoted ones are kept as written, except in dialects that ignore
+    case even for quoted names. BigQuery keeps the case of table names (they are
+    case-sensitive there) and folds column names.
+
+    Args:
+        dialect: The sqlglot dialect.
+        default_schema: ``"db"`` or ``"catalog.db"``, prefixed to less qualified table names.
+
+    >>> from sqlglot.dialects.dialect import Dialect
+    >>> import sqlglot
+    >>> namer = Namer(Dialect.get_or_raise("snowflake"), default_schema="analytics.core")
+    >>> namer.table(sqlglot.parse_one("SELECT * FROM trades", read="snowflake").find(exp.Table))
+    'ANALYTICS.CORE.TRADES'
+    >>> namer.table(sqlglot.parse_one('SELECT * FROM raw."Fx"', read="snowflake").find(exp.Table))
+    'ANALYTICS.RAW.Fx'
+    """
+
+    def __init__(self, dialect: Dialect, default_schema: str | None = None) -> None:
+        self.dialect = dialect
+        self.strategy = _STRATEGIES.get(dialect.normalization_strategy, _LOWER)
+        self.tables_keep_case = type(dialect).__name__ == "BigQuery"
+        self.default: tuple[str, ...] = ()
+        if default_schema:
+            parts = [p for p in str(default_schema).split(".") if p]
+            if len(parts) > 2:
+                raise SchemaError(f"default schema {default_schema!r} has more than two parts")
+            self.default = tuple(self.name(p, quoted=False) for p in parts)
+
+    def name(self, text: str, *, quoted: bool) -> str:
+        """Normalise one identifier's text."""
+        strategy = self.strategy
+        if strategy == _SENSITIVE or (quoted and strategy in (_LOWER, _UPPER)):
+            return text
+        if strategy in (_UPPER, _INSENSITIVE_UPPER):
+            return text.upper()
+        return text.lower()
+
+    def ident(self, node: exp.Expr | None) -> str:
+        """Normalise an identifier node (``""`` when absent)."""
+        if node is None:
+            return ""
+        if isinstance(node, exp.Identifier):
+            return self.name(node.this, quoted=node.quoted)
+        return self.name(node.name, quoted=False)
+
+    def _table_part(self, node: exp.Expr) -> str:
+        if isinstance(node, exp.Identifier):
+            if self.tables_keep_case:
+                return node.this
+            text = self.name(node.this, quoted=node.quoted)
+            if node.args.get("global_"):
+                return "##" + text
+            if node.args.get("temporary"):
+                return "#" + text
+            return text
+        if isinstance(node, exp.Parameter):
+            # T-SQL table variables (``@rows``) and similar.
+            return "@" + node.name
+        if isinstance(node, (exp.Var, exp.Literal)):
+            return node.name
+        return ""
+
+    def table(self, table: exp.Table) -> str | None:
+        """The qualified name of a table reference, or ``None`` if it is not a named table."""
+        this = table.this
+        if not isinstance(this, (exp.Identifier, exp.Parameter)):
+            if isinstance(this, exp.Var) and this.name.startswith("@"):
+                return this.name  # a Snowflake stage
+            return None
+        parts = [self._table_part(part) for part in table.parts]
+        if not all(parts):
+            return None
+        last = parts[-1]
+        if last.startswith(("#", "@")):
+            return ".".join(parts)
+        default = self.default
+        if default and len(parts) <= len(default):
+            parts = [*default[: len(default) - len(parts) + 1], *parts]
+        return ".".join(parts)
+
+    def column(self, node: exp.Expr) -> str:
+        """Normalise a column name (BigQuery columns are case-insensitive)."""
+        if isinstance(node, exp.Identifier):
+            if self.tables_keep_case:
+                return node.this.lower()
+            return self.name(node.this, quoted=node.quoted)
+        return self.name(node.name, quoted=False)
+
+    def qualify_text(self, name: str) -> str:
+        """Normalise a dotted table name given as text (schema mappings, CLI input)."""
+        parts = [self.name(p.strip('"`[]'), quoted=p[:1] in '"`[') for p in name.split(".")]
+        default = self.default
+        if default and len(parts) <= len(default):
+            parts = [*default[: len(default) - len(parts) + 1], *parts]
+        return ".".join(parts)
+
+
+def normalize_schema(schema: Mapping[str, Any] | None, namer: Namer) -> dict[str, list[str]]:
+    """Validate a ``{"db.table": [columns] | {column: type}}`` mapping and normalise its names.
+
+    Raises:
+        SchemaError: When a table maps to something that is neither a list nor a mapping.
+
+    >>> from sqlglot.dialects.dialect import Dialect
+    >>> normalize_schema({"Risk.Trades": {"ID": "int", "Px": "float"}}, Namer(Dialect()))
+    {'risk.trades': ['id', 'px']}
+    """
+    result: dict[str, list[str]] = {}
+    if not schema:
+        return result
+    for table, columns in _flatten(schema):
+        if isinstance(columns, (dict, list, tuple)):
+            names = list(columns)
+        else:
+            raise SchemaError(f"schema entry {table!r} must map to a list or a dict of columns")
+        key = namer.qualify_text(table)
+        result[key] = [
+            namer.name(str(c).strip('"`'), quoted=str(c)[:1] in '"`')
+            if not namer.tables_keep_case
+            else str(c).lower()
+            for c in names
+        ]
+    return result
+
+
+def _flatten(schema: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Accept sqlglot's nested form ``{"db": {"table": {"col": "type"}}}`` as well."""
+    out: list[tuple[str, Any]] = []
+    for key, value in schema.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            out.extend(_flatten(value, name))
+        else:
+            out.append((name, value))
+    return out

@@ -1,0 +1,456 @@
+"""Splitting a SQL script into statements and parsing each one on its own.
+
+A script is tokenized once and split at semicolons and at T-SQL ``GO`` batch separators; each
+piece is parsed separately so that one bad statement only costs its own lineage. When a piece
+fails to parse (or sqlglot can only keep it as an opaque ``Command``), it is split again at the
+keywords that start a statement: this recovers T-SQL batches written without semicolons and
+the bodies of stored procedures, whose control flow (``IF``, ``BEGIN ... END``, ``WHILE``) is
+dropped while the statements inside it are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from lineage_dagster.parsing.models import StatementError
+
+if TYPE_CHECKING:
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.parser import Parser
+    from sqlglot.tokens import Token
+
+# Token types whose text is data (a string or a quoted name), never a keyword.
+_DATA_TOKENS = frozenset({TokenType.STRING, TokenType.IDENTIFIER, TokenType.NATIONAL_STRING})
+_OPEN = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
+_CLOSE = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
+
+# Keywords that start a data statement: a failing piece that starts with one is reported.
+_DML_STARTERS = frozenset(
+    {
+        "INSERT", "UPDATE", "DELETE", "MERGE", "SELECT", "WITH", "CREATE", "ALTER", "DROP",
+        "TRUNCATE", "COPY", "UNLOAD", "REPLACE", "UPSERT", "RENAME", "VALUES",
+    }
+)  # fmt: skip
+# Keywords that start a procedural statement: kept as their own piece, which may fail quietly.
+_PROC_STARTERS = frozenset(
+    {
+        "DECLARE", "SET", "EXEC", "EXECUTE", "CALL", "RETURN", "PRINT", "COMMIT", "ROLLBACK",
+        "OPEN", "CLOSE", "FETCH", "DEALLOCATE", "RAISERROR", "THROW", "GOTO", "USE", "GRANT",
+        "REVOKE", "ANALYZE", "VACUUM", "OPTIMIZE", "MSCK", "REFRESH", "CACHE", "UNCACHE",
+        "LOCK", "UNLOCK", "COLLECT", "EXIT", "CONTINUE", "BREAK", "RAISE", "NULL",
+    }
+)  # fmt: skip
+# Control flow: dropped, together with their condition when they have one.
+_CONTROL_WITH_CONDITION = frozenset({"IF", "WHILE", "ELSIF", "ELSEIF", "WHEN", "FOR"})
+_CONTROL = frozenset({"BEGIN", "END", "ELSE", "LOOP", "THEN", "DO", "TRY", "CATCH"})
+_SET_OPERATORS = frozenset({"UNION", "INTERSECT", "EXCEPT", "MINUS", "ALL", "DISTINCT"})
+_ROUTINES = frozenset({"PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "PACKAGE", "BODY"})
+_GO = "GO"
+
+
+@dataclass(frozen=True)
+class ParsedStatement:
+    """One statement of a script: its 1-based start line and its tree, or why it failed."""
+
+    line: int
+    expression: exp.Expr | None
+    error: StatementError | None = None
+
+
+def parse_statements(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
+    """Parse ``sql`` statement by statement, yielding each tree as soon as it is built.
+
+    Trees are yielded one at a time so a caller that extracts and drops them never holds more
+    than one statement's tree.
+
+    >>> from sqlglot.dialects.dialect import Dialect
+    >>> sql = "SELECT a FROM t;\\nSELECT FROM (;\\nGO\\nSELECT b FROM u"
+    >>> [(s.line, s.error is None) for s in parse_statements(sql, Dialect.get_or_raise("tsql"))]
+    [(1, True), (2, False), (4, True)]
+    """
+    try:
+        tokens = dialect.tokenize(sql)
+    except TokenError:
+        # An unterminated string or comment: tokenize piece by piece to locate it.
+        yield from _parse_pieces(sql, dialect)
+        return
+    except RecursionError:
+        yield ParsedStatement(1, None, StatementError("input nested too deeply to tokenize", 1, 1))
+        return
+    parser = dialect.parser()
+    for chunk in split_tokens(tokens):
+        yield from _parse_chunk(chunk, sql, dialect, parser)
+
+
+def split_tokens(tokens: list[Token]) -> list[list[Token]]:
+    """Split a token list at semicolons and at ``GO`` alone on its line (T-SQL batches)."""
+    chunks: list[list[Token]] = []
+    current: list[Token] = []
+    for i, token in enumerate(tokens):
+        token_type = token.token_type
+        if token_type == TokenType.SEMICOLON:
+            if current:
+                chunks.append(current)
+                current = []
+            continue
+        if token.text.upper() == _GO and token_type not in _DATA_TOKENS and _alone(tokens, i):
+            if current:
+                chunks.append(current)
+                current = []
+            continue
+        if (
+            token_type == TokenType.NUMBER
+            and not current
+            and i
+            and tokens[i - 1].text.upper() == _GO
+            and tokens[i - 1].line == token.line
+        ):
+            # The repeat count of ``GO 5``.
+            continue
+        current.append(token)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _alone(tokens: list[Token], i: int) -> bool:
+    """Whether token ``i`` is the only one on its line (a ``GO`` count may follow it)."""
+    line = tokens[i].line
+    if i and tokens[i - 1].line == line:
+        return False
+    if i + 1 < len(tokens):
+        nxt = tokens[i + 1]
+        if nxt.line == line and nxt.token_type not in (TokenType.NUMBER, TokenType.SEMICOLON):
+            return False
+    return True
+
+
+def _parse_chunk(
+    chunk: list[Token], sql: str, dialect: Dialect, parser: Parser
+) -> Iterator[ParsedStatement]:
+    line = chunk[0].line
+    try:
+        expression = parser.parse(chunk, sql)[0]
+    except ParseError as exc:
+        pieces = split_at_keywords(chunk)
+        if len(pieces) > 1 or (pieces and len(pieces[0]) != len(chunk)):
+            yield from _parse_split(pieces, sql, parser)
+        else:
+            yield ParsedStatement(line, None, _parse_error(exc, chunk))
+        return
+    except RecursionError:
+        yield ParsedStatement(line, None, StatementError("statement nested too deeply", line, 1))
+        return
+    if isinstance(expression, exp.Command):
+        pieces = split_at_keywords(chunk)
+        if len(pieces) > 1 and any(_starter(p) in _DML_STARTERS for p in pieces):
+            yield from _parse_split(pieces, sql, parser)
+            return
+    yield ParsedStatement(line, expression)
+
+
+def _parse_split(pieces: list[list[Token]], sql: str, parser: Parser) -> Iterator[ParsedStatement]:
+    for piece in pieces:
+        line = piece[0].line
+        try:
+            expression = parser.parse(piece, sql)[0]
+        except ParseError as exc:
+            if _starter(piece) in _DML_STARTERS:
+                yield ParsedStatement(line, None, _parse_error(exc, piece))
+            continue
+        except RecursionError:
+            yield ParsedStatement(
+                line, None, StatementError("statement nested too deeply", line, 1)
+            )
+            continue
+        if expression is not None:
+            yield ParsedStatement(line, expression)
+
+
+def _starter(piece: list[Token]) -> str:
+    token = piece[0]
+    return "" if token.token_type in _DATA_TOKENS else token.text.upper()
+
+
+def _keyword(token: Token) -> str:
+    return "" if token.token_type in _DATA_TOKENS else token.text.upper()
+
+
+def split_at_keywords(tokens: list[Token]) -> list[list[Token]]:
+    """Split statements written without separators, dropping procedural control flow.
+
+    Used only on pieces that did not parse as one statement. A keyword that starts a
+    statement, at parenthesis depth 0 and outside the clause that legitimately holds it (the
+    query of an ``INSERT``, the ``SET`` of an ``UPDATE``, the actions of a ``MERGE``, ...), starts
+    a new piece. ``BEGIN``/``END``/``ELSE`` and ``IF``/``WHILE`` with their conditions are dropped,
+    as is the header of a ``CREATE PROCEDURE``/``FUNCTION`` up to its ``AS``/``IS``.
+    """
+    pieces: list[list[Token]] = []
+    current: list[Token] = []
+    depth = 0
+    case_depth = 0
+    first = ""
+    has_query = False
+    has_set = False
+    skipping = False  # inside the condition of an IF/WHILE, or a routine header
+    skip_until_then = False
+    n = len(tokens)
+    i = 0
+    while i < n:
+        token = tokens[i]
+        token_type = token.token_type
+        word = _keyword(token)
+        if token_type in _OPEN:
+            depth += 1
+        elif token_type in _CLOSE:
+            depth = max(depth - 1, 0)
+        if depth or (token_type in _OPEN):
+            if not skipping:
+                current.append(token)
+            i += 1
+            continue
+        prev = _keyword(tokens[i - 1]) if i else ""
+        if word == "CASE":
+            case_depth += 1
+        elif word == "END" and case_depth:
+            case_depth -= 1
+            current.append(token)
+            i += 1
+            continue
+        if skipping:
+            if skip_until_then:
+                if word in ("THEN", "LOOP", "DO", "AS", "IS"):
+                    skipping = skip_until_then = False
+                i += 1
+                continue
+            if word in ("AS", "IS") and first == "ROUTINE":
+                skipping = False
+                first = ""
+                i += 1
+                continue
+            if word == "BEGIN" or (
+                first != "ROUTINE" and (word in _DML_STARTERS or word in _PROC_STARTERS)
+            ):
+                skipping = False
+            else:
+                i += 1
+                continue
+        starts = False
+        drop = False
+        if word in _DML_STARTERS or word in _PROC_STARTERS:
+            starts = True
+            if prev in _SET_OPERATORS or prev in ("THEN", "ON", "FOR", "KEY", "AS", "BY", "NOT"):
+                starts = word in ("CREATE", "DROP", "ALTER", "TRUNCATE") and prev != "ON"
+                if prev == "AS" and first == "CREATE" and not has_query:
+                    starts = False
+            if word in ("SELECT", "WITH", "VALUES", "EXEC", "EXECUTE") and (
+                (first in ("INSERT", "CREATE", "WITH", "REPLACE", "UPSERT") and not has_query)
+                or (first == "DECLARE" and prev == "FOR")
+            ):
+                starts = False
+            if (
+                word in ("INSERT", "UPDATE", "DELETE", "MERGE")
+                and first == "WITH"
+                and not has_query
+            ):
+                starts = False
+            if word == "SET" and (prev == "UPDATE" or (first == "UPDATE" and not has_set)):
+                starts = False
+            if word == "SET" and first == "MERGE":
+                starts = False
+            if word == "NULL" and current:
+                starts = False
+            if word == "DELETE" and first == "MERGE":
+                starts = False
+            if word in ("INSERT", "UPDATE") and first == "MERGE":
+                starts = False
+            if word == "SELECT" and first in ("INSERT", "CREATE", "WITH") and has_query:
+                starts = True
+        elif word in _CONTROL_WITH_CONDITION and not case_depth:
+            nxt = _keyword(tokens[i + 1]) if i + 1 < n else ""
+            if word == "IF" and nxt in ("EXISTS", "NOT"):
+                starts = False
+            elif word in ("WHEN", "FOR") and (first or not current):
+                # ``WHEN`` inside MERGE/CASE, ``FOR`` in cursors and FOR UPDATE: not control flow.
+                starts = False
+            else:
+                starts = drop = True
+                skipping = True
+                skip_until_then = nxt != "" and _has_then(tokens, i)
+        elif word in _CONTROL and not case_depth and not (first == "MERGE" and word == "THEN"):
+            if word == "BEGIN" and i + 1 < n and _keyword(tokens[i + 1]) in (
+                "TRAN", "TRANSACTION", "WORK", "DISTRIBUTED",
+            ):  # fmt: skip
+                starts = True
+            else:
+                starts = drop = True
+                # ``END IF`` / ``END LOOP``: drop the word that closes the block too.
+                if word == "END" and i + 1 < n and _keyword(tokens[i + 1]) in (
+                    "IF", "LOOP", "WHILE", "TRY", "CATCH", "CASE", "FOR",
+                ):  # fmt: skip
+                    i += 1
+        if starts:
+            if current:
+                pieces.append(current)
+            current = []
+            first = ""
+            has_query = False
+            has_set = False
+            if drop:
+                i += 1
+                continue
+            first = word
+            if word == "CREATE" and _is_routine(tokens, i):
+                # Drop the routine header: its body is what holds the statements.
+                first = "ROUTINE"
+                skipping = True
+                i += 1
+                continue
+        elif first and word in ("SELECT", "VALUES", "EXEC", "EXECUTE"):
+            has_query = True
+        if word == "SET" and first == "UPDATE":
+            has_set = True
+        current.append(token)
+        i += 1
+    if current:
+        pieces.append(current)
+    return [piece for piece in pieces if piece]
+
+
+def _has_then(tokens: list[Token], i: int) -> bool:
+    """Whether an ``IF``/``WHILE`` condition ends with THEN/LOOP/DO (PL/SQL, Snowflake)."""
+    depth = 0
+    for token in tokens[i + 1 : i + 200]:
+        if token.token_type in _OPEN:
+            depth += 1
+        elif token.token_type in _CLOSE:
+            depth -= 1
+        elif not depth:
+            word = _keyword(token)
+            if word in ("THEN", "LOOP", "DO"):
+                return True
+            if word in _DML_STARTERS or word == "BEGIN":
+                return False
+    return False
+
+
+def _is_routine(tokens: list[Token], i: int) -> bool:
+    for token in tokens[i + 1 : i + 5]:
+        word = _keyword(token)
+        if word in _ROUTINES:
+            return True
+        if word not in ("OR", "REPLACE", "ALTER", "DEFINER", "EDITIONABLE", "NONEDITIONABLE"):
+            return False
+    return False
+
+
+def _parse_error(exc: ParseError, tokens: list[Token]) -> StatementError:
+    """A StatementError located in the file from sqlglot's error details."""
+    errors = exc.errors or []
+    if errors:
+        first = errors[0]
+        line = first.get("line")
+        col = first.get("col")
+        highlight = first.get("highlight") or ""
+        if isinstance(col, int) and highlight and "\n" not in highlight:
+            # sqlglot reports the column where the offending token ends.
+            col = max(col - len(highlight) + 1, 1)
+        description = first.get("description") or "invalid SQL"
+        where = f" near {highlight!r}" if highlight else ""
+        return StatementError(f"{description}{where}", line or tokens[0].line, col)
+    message = str(exc).split("\n", 1)[0]
+    return StatementError(message, tokens[0].line, None)
+
+
+# --- fallback when the whole text cannot be tokenized ---------------------------------------
+
+_PIECE_END = re.compile(r";|^[ \t]*GO[ \t]*(?:\d+[ \t]*)?$", re.MULTILINE | re.IGNORECASE)
+
+
+def _parse_pieces(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
+    parser = dialect.parser()
+    for start, end, unterminated in _scan_pieces(sql):
+        text = sql[start:end]
+        if not text.strip():
+            continue
+        line = sql.count("\n", 0, start) + 1
+        col = start - (sql.rfind("\n", 0, start) + 1) + 1
+        # Pad so positions in tokens and errors stay relative to the file.
+        padded = "\n" * (line - 1) + " " * (col - 1) + text
+        try:
+            tokens = dialect.tokenize(padded)
+        except TokenError:
+            where = unterminated if unterminated is not None else start
+            err_line = sql.count("\n", 0, where) + 1
+            err_col = where - (sql.rfind("\n", 0, where) + 1) + 1
+            first_line = sql.count("\n", 0, start + len(text) - len(text.lstrip())) + 1
+            message = (
+                "unterminated string, quoted name or comment"
+                if unterminated is not None
+                else "could not tokenize statement"
+            )
+            yield ParsedStatement(first_line, None, StatementError(message, err_line, err_col))
+            continue
+        for chunk in split_tokens(tokens):
+            yield from _parse_chunk(chunk, padded, dialect, parser)
+
+
+def _scan_pieces(sql: str) -> Iterator[tuple[int, int, int | None]]:
+    """Split text at semicolons and GO lines outside quotes and comments.
+
+    Yields ``(start, end, unterminated_at)``: ``unterminated_at`` is the offset of a quote or
+    comment opener left open at the end of the text, else ``None``.
+    """
+    i = 0
+    start = 0
+    n = len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"`[":
+            close = "]" if ch == "[" else ch
+            j = i + 1
+            while j < n:
+                if sql[j] == close:
+                    if j + 1 < n and sql[j + 1] == close and close != "]":
+                        j += 2
+                        continue
+                    break
+                if sql[j] == "\\" and ch == "'":
+                    j += 1
+                j += 1
+            if j >= n:
+                yield start, n, i
+                return
+            i = j + 1
+            continue
+        if ch == "-" and sql.startswith("--", i):
+            j = sql.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if ch == "/" and sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            if j < 0:
+                yield start, n, i
+                return
+            i = j + 2
+            continue
+        if ch == ";":
+            yield start, i, None
+            start = i + 1
+        elif ch in "gG" and (i == 0 or sql[i - 1] == "\n"):
+            match = _PIECE_END.match(sql, i)
+            if match and match.group(0).strip().upper().startswith("GO"):
+                yield start, i, None
+                start = match.end()
+                i = start
+                continue
+        i += 1
+    if start < n:
+        yield start, n, None

@@ -1,0 +1,481 @@
+"""Column lineage of queries: one walk over each statement's tree, no qualify/optimize pass.
+
+A query is evaluated into a :class:`Relation`: its output columns in order, and for each one the
+base-table columns it derives from with the strongest transformation seen on the way
+(``direct`` < ``expression`` < ``aggregation``). CTEs, subqueries and temporary tables are
+relations too, so lineage flows through them to real tables. Columns of a table whose columns
+are unknown (no schema given) are never invented: ``SELECT *`` over such a table becomes a
+*star* passthrough (``table.*``), and an unqualified column that could come from more than one
+unknown table is left unresolved.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+if TYPE_CHECKING:
+    from lineage_dagster.parsing.names import Namer
+
+DIRECT, EXPRESSION, AGGREGATION = 0, 1, 2
+KIND_NAMES = ("direct", "expression", "aggregation")
+CONDITION = "condition"
+
+Deps = dict[str, int]
+"""Base column (``table.column``) -> strongest transformation kind."""
+
+_QUERY = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
+_JOIN_CONDITION_ARGS = ("on",)
+_ROW_FILTER_ARGS = ("where", "group", "having", "qualify")
+
+
+class Relation:
+    """The columns a query (or table) produces, with the base columns each derives from."""
+
+    __slots__ = ("conditions", "deps", "index", "names", "stars", "tables")
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.deps: list[Deps] = []
+        self.index: dict[str, int] = {}
+        self.stars: list[str] = []  # base tables whose unknown columns pass through
+        self.conditions: set[str] = set()  # base columns that filter or join the rows
+        self.tables: set[str] = set()
+
+    def add(self, name: str, deps: Deps) -> None:
+        self.index.setdefault(name, len(self.names))
+        self.names.append(name)
+        self.deps.append(deps)
+
+    @property
+    def known(self) -> bool:
+        """Whether every output column is known (no unknown star passthrough)."""
+        return not self.stars
+
+    def lookup(self, name: str) -> Deps | None:
+        """The lineage of output column ``name``, ``None`` if it cannot be told."""
+        i = self.index.get(name)
+        if i is not None:
+            return self.deps[i]
+        if len(self.stars) == 1:
+            return {f"{self.stars[0]}.{name}": DIRECT}
+        return None
+
+    def has(self, name: str) -> bool | None:
+        """True/False when known, ``None`` when the relation may or may not have it."""
+        if name in self.index:
+            return True
+        return None if self.stars else False
+
+
+def table_relation(fqn: str, columns: list[str] | None) -> Relation:
+    """A base table: its columns when the schema knows them, else a star passthrough."""
+    rel = Relation()
+    rel.tables.add(fqn)
+    if columns:
+        for column in columns:
+            rel.add(column, {f"{fqn}.{column}": DIRECT})
+    else:
+        rel.stars.append(fqn)
+    return rel
+
+
+class _Scope:
+    __slots__ = ("aliases", "outer", "projections", "sources")
+
+    def __init__(self, outer: _Scope | None) -> None:
+        self.sources: dict[str, Relation] = {}
+        self.outer = outer
+        self.projections: dict[str, Deps] = {}  # select aliases seen so far (lateral aliases)
+        self.aliases: dict[str, str] = {}  # alias -> table name, to accept `schema.table.col`
+
+
+class ColumnWalker:
+    """Evaluates queries into relations for one statement.
+
+    Args:
+        namer: How names are normalised.
+        schema: Known columns per normalised table name.
+        resolve_table: Callback that turns a table name into a relation (temporary tables,
+            schema tables) or ``None`` for an unknown base table.
+    """
+
+    def __init__(
+        self,
+        namer: Namer,
+        schema: dict[str, list[str]],
+        temp: dict[str, Relation],
+    ) -> None:
+        self.namer = namer
+        self.schema = schema
+        self.temp = temp
+
+    # --- relations of FROM items -------------------------------------------------------------
+
+    def table(self, table: exp.Table, ctes: dict[str, Relation]) -> tuple[str, Relation | None]:
+        """The alias and relation of a table reference (CTE, temporary or base table)."""
+        namer = self.namer
+        alias_node = table.args.get("alias")
+        alias = namer.ident(alias_node.this) if alias_node and alias_node.this else ""
+        if not table.args.get("db") and isinstance(table.this, exp.Identifier):
+            name = namer.ident(table.this)
+            cte = ctes.get(name)
+            if cte is not None:
+                return alias or name, _renamed(cte, alias_node, self.namer)
+        fqn = namer.table(table)
+        if fqn is None:
+            return alias, None
+        rel = self.temp.get(fqn)
+        if rel is None:
+            rel = table_relation(fqn, self.schema.get(fqn))
+        else:
+            rel = _renamed(rel, alias_node, self.namer)
+        return alias or fqn.rsplit(".", 1)[-1], rel
+
+    def from_item(
+        self, node: exp.Expr, scope: _Scope, ctes: dict[str, Relation]
+    ) -> tuple[str, Relation | None]:
+        if isinstance(node, exp.Table):
+            alias, rel = self.table(node, ctes)
+            if rel is not None and rel.tables and len(rel.tables) == 1:
+                scope.aliases[alias] = next(iter(rel.tables))
+            return alias, rel
+        alias_node = node.args.get("alias")
+        alias = self.namer.ident(alias_node.this) if alias_node and alias_node.this else ""
+        if isinstance(node, exp.Subquery):
+            rel = self.query(node.this, ctes, scope if node.args.get("lateral") else None)
+            return alias, _renamed(rel, alias_node, self.namer)
+        if isinstance(node, (exp.Unnest, exp.Lateral, exp.TableFromRows, exp.Func)):
+            inner = node.this if isinstance(node, exp.Lateral) else node
+            if isinstance(inner, _QUERY):
+                rel = self.query(inner, ctes, scope)
+                return alias, _renamed(rel, alias_node, self.namer)
+            deps = self.expression_deps(inner, scope, ctes, None)
+            rel = Relation()
+            columns = alias_node.columns if alias_node else []
+            names = [self.namer.column(c) for c in columns] or ([alias] if alias else ["value"])
+            for name in names:
+                rel.add(name, {k: max(v, EXPRESSION) for k, v in deps.items()})
+            if alias and alias not in rel.index:
+                # BigQuery: ``UNNEST(arr) AS x`` names the element column ``x`` itself.
+                rel.add(alias, {k: max(v, EXPRESSION) for k, v in deps.items()})
+            return alias, rel
+        if isinstance(node, exp.Values):
+            return alias, self.query(node, ctes, scope)
+        return alias, None
+
+    # --- queries --------------------------------------------------------------------------------
+
+    def query(
+        self, node: exp.Expr, ctes: dict[str, Relation], outer: _Scope | None = None
+    ) -> Relation:
+        """Evaluate a query expression into a relation."""
+        with_ = node.args.get("with_")
+        if with_ is not None:
+            ctes = self.ctes(with_, ctes, outer)
+        if isinstance(node, exp.Select):
+            return self.select(node, ctes, outer)
+        if isinstance(node, exp.SetOperation):
+            left = self.query(node.left, ctes, outer)
+            right = self.query(node.right, ctes, outer)
+            return _union(left, right)
+        if isinstance(node, exp.Subquery):
+            return self.query(node.this, ctes, outer)
+        if isinstance(node, exp.Values):
+            rel = Relation()
+            scope = _Scope(outer)
+            rows = node.expressions
+            alias_node = node.args.get("alias")
+            columns = [self.namer.column(c) for c in alias_node.columns] if alias_node else []
+            width = len(rows[0].expressions) if rows and isinstance(rows[0], exp.Tuple) else 0
+            names = columns or [f"_col_{i}" for i in range(width)]
+            per_col: list[Deps] = [{} for _ in names]
+            for row in rows:
+                values = row.expressions if isinstance(row, exp.Tuple) else [row]
+                for i, value in enumerate(values[: len(names)]):
+                    _merge(per_col[i], self.expression_deps(value, scope, ctes, rel))
+            for name, deps in zip(names, per_col, strict=False):
+                rel.add(name, deps)
+            return rel
+        # Anything else in a query position (a table in parentheses, a function...).
+        rel = Relation()
+        if isinstance(node, exp.Table):
+            _, inner = self.table(node, ctes)
+            return inner or rel
+        return rel
+
+    def ctes(
+        self, with_: exp.With, ctes: dict[str, Relation], outer: _Scope | None
+    ) -> dict[str, Relation]:
+        ctes = dict(ctes)
+        recursive = bool(with_.args.get("recursive"))
+        for cte in with_.expressions:
+            name = self.namer.ident(cte.args["alias"].this) if cte.args.get("alias") else ""
+            body = cte.this
+            if recursive and isinstance(body, exp.SetOperation):
+                # The anchor gives the columns; the recursive part may read the CTE itself.
+                anchor = self.query(body.left, ctes, outer)
+                ctes[name] = _renamed(anchor, cte.args.get("alias"), self.namer)
+                rel = _union(anchor, self.query(body.right, ctes, outer))
+            else:
+                rel = self.query(body, ctes, outer)
+            ctes[name] = _renamed(rel, cte.args.get("alias"), self.namer)
+        return ctes
+
+    def select(
+        self, select: exp.Select, ctes: dict[str, Relation], outer: _Scope | None
+    ) -> Relation:
+        scope = _Scope(outer)
+        rel = Relation()
+        from_ = select.args.get("from_")
+        items: list[exp.Expr] = []
+        if from_ is not None:
+            items.append(from_.this)
+        joins = select.args.get("joins") or ()
+        for join in joins:
+            items.append(join.this)
+        for item in items:
+            self._add_source(item, scope, ctes, rel)
+        for lateral in select.args.get("laterals") or ():
+            self._add_source(lateral, scope, ctes, rel)
+
+        # Row filters and join conditions: they shape every output row.
+        conditions = rel.conditions
+        for join in joins:
+            on = join.args.get("on")
+            if on is not None:
+                _merge_set(conditions, self.expression_deps(on, scope, ctes, rel))
+            for using in join.args.get("using") or ():
+                name = self.namer.column(using)
+                for source in scope.sources.values():
+                    deps = source.lookup(name)
+                    if deps:
+                        conditions.update(deps)
+
+        for expression in select.expressions:
+            self._projection(expression, scope, ctes, rel)
+
+        for arg in _ROW_FILTER_ARGS:
+            clause = select.args.get(arg)
+            if clause is not None:
+                _merge_set(conditions, self.expression_deps(clause, scope, ctes, rel))
+        return rel
+
+    def _add_source(self, item: exp.Expr, scope: _Scope, ctes: dict[str, Relation], rel: Relation):
+        alias, source = self.from_item(item, scope, ctes)
+        if source is None:
+            return
+        scope.sources[alias] = source
+        rel.tables |= source.tables
+        rel.conditions |= source.conditions
+
+    def _projection(
+        self, expression: exp.Expr, scope: _Scope, ctes: dict[str, Relation], rel: Relation
+    ) -> None:
+        namer = self.namer
+        inner = expression.this if isinstance(expression, exp.Alias) else expression
+        if isinstance(inner, exp.Star) or (
+            isinstance(inner, exp.Column) and isinstance(inner.this, exp.Star)
+        ):
+            qualifier = (
+                namer.ident(inner.args.get("table")) if isinstance(inner, exp.Column) else ""
+            )
+            sources = self._star_sources(qualifier, scope)
+            except_ = {namer.column(c) for c in _star_except(inner)}
+            for source in sources:
+                for name, deps in zip(source.names, source.deps, strict=False):
+                    if name not in except_:
+                        rel.add(name, deps)
+                for star in source.stars:
+                    if star not in rel.stars:
+                        rel.stars.append(star)
+            return
+        if isinstance(expression, exp.Alias):
+            name = namer.column(expression.args["alias"])
+        elif isinstance(inner, exp.Column):
+            name = namer.column(inner.this)
+        else:
+            name = expression.alias_or_name
+            name = namer.name(name, quoted=False) if name else f"_col_{len(rel.names)}"
+        if isinstance(inner, exp.Column):
+            deps = self.column_deps(inner, scope, ctes) or {}
+            deps = dict(deps)
+        else:
+            deps = self.expression_deps(inner, scope, ctes, rel)
+        rel.add(name, deps)
+        scope.projections.setdefault(name, deps)
+
+    def _star_sources(self, qualifier: str, scope: _Scope) -> list[Relation]:
+        if not qualifier:
+            return list(scope.sources.values())
+        source = scope.sources.get(qualifier)
+        if source is None:
+            for alias, table in scope.aliases.items():
+                if table.rsplit(".", 1)[-1] == qualifier:
+                    source = scope.sources.get(alias)
+                    break
+        return [source] if source is not None else []
+
+    # --- expressions ----------------------------------------------------------------------------
+
+    def column_deps(
+        self, column: exp.Column, scope: _Scope, ctes: dict[str, Relation]
+    ) -> Deps | None:
+        """The base columns a column reference stands for (``None``: cannot be told)."""
+        namer = self.namer
+        name = namer.column(column.this)
+        table = column.args.get("table")
+        current: _Scope | None = scope
+        if table is not None:
+            qualifier = namer.ident(table)
+            db = column.args.get("db")
+            while current is not None:
+                source = current.sources.get(qualifier)
+                if source is None and db is not None:
+                    # ``alias.struct_col.field`` (BigQuery) or ``schema.table.col``.
+                    source = current.sources.get(namer.ident(db))
+                    if source is not None:
+                        name = qualifier
+                    else:
+                        for alias, fqn in current.aliases.items():
+                            if fqn.endswith(f"{namer.ident(db)}.{qualifier}"):
+                                source = current.sources.get(alias)
+                                break
+                if source is None:
+                    for alias, fqn in current.aliases.items():
+                        if fqn.rsplit(".", 1)[-1] == qualifier:
+                            source = current.sources.get(alias)
+                            break
+                if source is not None:
+                    return source.lookup(name)
+                current = current.outer
+            return None
+        while current is not None:
+            sources = current.sources
+            if len(sources) == 1:
+                (source,) = sources.values()
+                if source.has(name) is not False:
+                    return source.lookup(name)
+            else:
+                definite = []
+                maybe = []
+                for source in sources.values():
+                    has = source.has(name)
+                    if has:
+                        definite.append(source)
+                    elif has is None:
+                        maybe.append(source)
+                if len(definite) == 1:
+                    return definite[0].lookup(name)
+                if len(definite) > 1:
+                    # ``JOIN ... USING (col)``: the same column from several sources.
+                    merged: Deps = {}
+                    for source in definite:
+                        _merge(merged, source.lookup(name) or {})
+                    return merged
+                projection = current.projections.get(name)
+                if projection is not None:
+                    return projection
+                if len(maybe) == 1:
+                    return maybe[0].lookup(name)
+                if maybe:
+                    return None
+            projection = current.projections.get(name)
+            if projection is not None:
+                return projection
+            current = current.outer
+        return None
+
+    def expression_deps(
+        self,
+        node: exp.Expr,
+        scope: _Scope,
+        ctes: dict[str, Relation],
+        rel: Relation | None,
+    ) -> Deps:
+        """The base columns an expression reads, with the kind each contributes.
+
+        Subqueries inside the expression are evaluated as relations; their tables and
+        conditions are added to ``rel`` (the relation being built), when given.
+        """
+        deps: Deps = {}
+        stack: list[tuple[exp.Expr, int]] = [(node, EXPRESSION)]
+        while stack:
+            current, kind = stack.pop()
+            if isinstance(current, exp.Column):
+                if isinstance(current.this, exp.Star):
+                    continue
+                found = self.column_deps(current, scope, ctes)
+                if found:
+                    for source, source_kind in found.items():
+                        strongest = source_kind if source_kind > kind else kind
+                        if deps.get(source, -1) < strongest:
+                            deps[source] = strongest
+                continue
+            if isinstance(current, _QUERY):
+                inner = self.query(current, ctes, scope)
+                if rel is not None:
+                    rel.tables |= inner.tables
+                    rel.conditions |= inner.conditions
+                for column_deps in inner.deps[:1] if isinstance(current, exp.Subquery) else []:
+                    for source, source_kind in column_deps.items():
+                        strongest = source_kind if source_kind > kind else kind
+                        if deps.get(source, -1) < strongest:
+                            deps[source] = strongest
+                if rel is not None and not isinstance(current, exp.Subquery):
+                    # ``x IN (SELECT y ...)``: the selected columns filter, they are not values.
+                    for column_deps in inner.deps:
+                        rel.conditions.update(column_deps)
+                continue
+            if isinstance(current, exp.AggFunc):
+                kind = AGGREGATION
+            for child in current.iter_expressions():
+                stack.append((child, kind))
+        return deps
+
+
+def _renamed(rel: Relation, alias: exp.Expr | None, namer: Namer) -> Relation:
+    """Apply ``AS alias(c1, c2, ...)`` column names, positionally."""
+    columns = alias.args.get("columns") if isinstance(alias, exp.TableAlias) else None
+    if not columns:
+        return rel
+    out = Relation()
+    out.stars = list(rel.stars)
+    out.conditions = rel.conditions
+    out.tables = rel.tables
+    for i, column in enumerate(columns):
+        name = namer.column(column)
+        deps = rel.deps[i] if i < len(rel.deps) else {}
+        out.add(name, deps)
+    return out
+
+
+def _star_except(node: exp.Expr) -> list[exp.Expr]:
+    star = node.this if isinstance(node, exp.Column) else node
+    if isinstance(star, exp.Star):
+        return list(star.args.get("except_") or star.args.get("except") or ())
+    return []
+
+
+def _union(left: Relation, right: Relation) -> Relation:
+    out = Relation()
+    for i, name in enumerate(left.names):
+        deps = dict(left.deps[i])
+        if i < len(right.deps):
+            _merge(deps, right.deps[i])
+        out.add(name, deps)
+    out.stars = list(dict.fromkeys(left.stars + right.stars))
+    out.conditions = left.conditions | right.conditions
+    out.tables = left.tables | right.tables
+    return out
+
+
+def _merge(into: Deps, other: Deps) -> None:
+    for source, kind in other.items():
+        if into.get(source, -1) < kind:
+            into[source] = kind
+
+
+def _merge_set(into: set[str], deps: Deps) -> None:
+    into.update(deps)
