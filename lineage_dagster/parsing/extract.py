@@ -851,7 +851,9 @@ def _handle_delete(expression: exp.Delete, result: _Result, script: _Script, lin
         result.sources |= _source_tables(expression, script, set())
         return
     target = script.namer.table(table)
-    sources = _source_tables(expression, script, {id(table)})
+    # ``DELETE t FROM dbo.t t JOIN ...`` (T-SQL, MySQL) lists the deleted aliases in ``tables``.
+    exclude = {id(table)} | {id(t) for t in expression.args.get("tables") or ()}
+    sources = _source_tables(expression, script, exclude)
     if target is None:
         result.sources |= sources
         return

@@ -82,13 +82,16 @@ def table_relation(fqn: str, columns: list[str] | None) -> Relation:
 
 
 class _Scope:
-    __slots__ = ("aliases", "outer", "projections", "sources")
+    __slots__ = ("aliases", "outer", "prefer_alias", "projections", "sources")
 
     def __init__(self, outer: _Scope | None) -> None:
         self.sources: dict[str, Relation] = {}
         self.outer = outer
         self.projections: dict[str, Deps] = {}  # select aliases seen so far (lateral aliases)
         self.aliases: dict[str, str] = {}  # alias -> table name, to accept `schema.table.col`
+        # Lateral column aliases (``SELECT a + 1 AS b, b * 2``) win over a column of the same
+        # name that a table of unknown columns may or may not have; not in WHERE and ON.
+        self.prefer_alias = True
 
 
 class ColumnWalker:
@@ -240,8 +243,12 @@ class ColumnWalker:
         for lateral in select.args.get("laterals") or ():
             self._add_source(lateral, scope, ctes, rel)
 
+        for expression in select.expressions:
+            self._projection(expression, scope, ctes, rel)
+
         # Row filters and join conditions: they shape every output row.
         conditions = rel.conditions
+        scope.prefer_alias = False
         for join in joins:
             on = join.args.get("on")
             if on is not None:
@@ -253,12 +260,10 @@ class ColumnWalker:
                     if deps:
                         conditions.update(deps)
 
-        for expression in select.expressions:
-            self._projection(expression, scope, ctes, rel)
-
         for arg in _ROW_FILTER_ARGS:
             clause = select.args.get(arg)
             if clause is not None:
+                scope.prefer_alias = arg != "where"
                 _merge_set(conditions, self.expression_deps(clause, scope, ctes, rel))
         return rel
 
@@ -353,6 +358,12 @@ class ColumnWalker:
             return None
         while current is not None:
             sources = current.sources
+            if (
+                current.prefer_alias
+                and name in current.projections
+                and not any(source.has(name) for source in sources.values())
+            ):
+                return current.projections[name]
             if len(sources) == 1:
                 (source,) = sources.values()
                 if source.has(name) is not False:
