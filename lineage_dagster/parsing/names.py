@@ -94,7 +94,7 @@ class Namer:
     def table(self, table: exp.Table) -> str | None:
         """The qualified name of a table reference, or ``None`` if it is not a named table."""
         this = table.this
-        if not isinstance(this, (exp.Identifier, exp.Parameter)):
+        if not isinstance(this, (exp.Identifier, exp.Parameter, exp.Dot)):
             if isinstance(this, exp.Var) and this.name.startswith("@"):
                 return this.name  # a Snowflake stage
             return None

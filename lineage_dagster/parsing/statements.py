@@ -50,6 +50,8 @@ _PROC_STARTERS = frozenset(
 # Control flow: dropped, together with their condition when they have one.
 _CONTROL_WITH_CONDITION = frozenset({"IF", "WHILE", "ELSIF", "ELSEIF", "WHEN", "FOR"})
 _CONTROL = frozenset({"BEGIN", "END", "ELSE", "LOOP", "THEN", "DO", "TRY", "CATCH"})
+_CONTROL_START = frozenset({"BEGIN", "END", "ELSE", "ELSIF", "ELSEIF", "LOOP", "WHILE", "IF"})
+_TRANSACTION = frozenset({"TRAN", "TRANSACTION", "WORK", "DISTRIBUTED"})
 _SET_OPERATORS = frozenset({"UNION", "INTERSECT", "EXCEPT", "MINUS", "ALL", "DISTINCT"})
 _ROUTINES = frozenset({"PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "PACKAGE", "BODY"})
 _GO = "GO"
@@ -100,7 +102,7 @@ def split_tokens(tokens: list[Token]) -> list[list[Token]]:
                 chunks.append(current)
                 current = []
             continue
-        if token.text.upper() == _GO and token_type not in _DATA_TOKENS and _alone(tokens, i):
+        if token.text.upper() == _GO and _alone(tokens, i) and _bare_go(tokens, i):
             if current:
                 chunks.append(current)
                 current = []
@@ -120,6 +122,14 @@ def split_tokens(tokens: list[Token]) -> list[list[Token]]:
     return chunks
 
 
+def _bare_go(tokens: list[Token], i: int) -> bool:
+    """Whether ``GO`` is a bare word (T-SQL tokenizes a ``GO`` after ``END`` as a string)."""
+    token_type = tokens[i].token_type
+    if token_type not in _DATA_TOKENS:
+        return True
+    return token_type == TokenType.STRING and i > 0 and tokens[i - 1].token_type == TokenType.END
+
+
 def _alone(tokens: list[Token], i: int) -> bool:
     """Whether token ``i`` is the only one on its line (a ``GO`` count may follow it)."""
     line = tokens[i].line
@@ -136,6 +146,12 @@ def _parse_chunk(
     chunk: list[Token], sql: str, dialect: Dialect, parser: Parser
 ) -> Iterator[ParsedStatement]:
     line = chunk[0].line
+    if _keyword(chunk[0]) in _CONTROL_START and not (
+        len(chunk) > 1 and _keyword(chunk[1]) in _TRANSACTION
+    ):
+        # ``END``, ``ELSE BEGIN ...``, ``IF cond stmt``: control flow around statements.
+        yield from _parse_split(split_at_keywords(chunk), sql, parser)
+        return
     try:
         expression = parser.parse(chunk, sql)[0]
     except ParseError as exc:
@@ -246,10 +262,8 @@ def split_at_keywords(tokens: list[Token]) -> list[list[Token]]:
         drop = False
         if word in _DML_STARTERS or word in _PROC_STARTERS:
             starts = True
-            if prev in _SET_OPERATORS or prev in ("THEN", "ON", "FOR", "KEY", "AS", "BY", "NOT"):
+            if prev in _SET_OPERATORS or prev in ("THEN", "ON", "FOR", "KEY", "BY", "NOT"):
                 starts = word in ("CREATE", "DROP", "ALTER", "TRUNCATE") and prev != "ON"
-                if prev == "AS" and first == "CREATE" and not has_query:
-                    starts = False
             if word in ("SELECT", "WITH", "VALUES", "EXEC", "EXECUTE") and (
                 (first in ("INSERT", "CREATE", "WITH", "REPLACE", "UPSERT") and not has_query)
                 or (first == "DECLARE" and prev == "FOR")
@@ -275,7 +289,7 @@ def split_at_keywords(tokens: list[Token]) -> list[list[Token]]:
                 starts = True
         elif word in _CONTROL_WITH_CONDITION and not case_depth:
             nxt = _keyword(tokens[i + 1]) if i + 1 < n else ""
-            if word == "IF" and nxt in ("EXISTS", "NOT"):
+            if word == "IF" and nxt in ("EXISTS", "NOT") and current:
                 starts = False
             elif word in ("WHEN", "FOR") and (first or not current):
                 # ``WHEN`` inside MERGE/CASE, ``FOR`` in cursors and FOR UPDATE: not control flow.
@@ -285,9 +299,7 @@ def split_at_keywords(tokens: list[Token]) -> list[list[Token]]:
                 skipping = True
                 skip_until_then = nxt != "" and _has_then(tokens, i)
         elif word in _CONTROL and not case_depth and not (first == "MERGE" and word == "THEN"):
-            if word == "BEGIN" and i + 1 < n and _keyword(tokens[i + 1]) in (
-                "TRAN", "TRANSACTION", "WORK", "DISTRIBUTED",
-            ):  # fmt: skip
+            if word == "BEGIN" and i + 1 < n and _keyword(tokens[i + 1]) in _TRANSACTION:
                 starts = True
             else:
                 starts = drop = True
