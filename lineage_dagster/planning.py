@@ -74,7 +74,7 @@ def plan_batches(files: Sequence[SourceFile], batch_count: int) -> list[ParseBat
 
     >>> files = [SourceFile(p, s, 0, "") for p, s in [("a", 9), ("b", 5), ("c", 4), ("d", 1)]]
     >>> [(b.paths, b.size) for b in plan_batches(files, 2)]
-    [(('a',), 9), (('b', 'c', 'd'), 10)]
+    [(('a', 'd'), 10), (('b', 'c'), 9)]
     """
     if not files:
         return []

@@ -53,8 +53,8 @@ class SqlParserResource(dg.ConfigurableResource):
     )
 
     _cache: ParseCache | None = PrivateAttr(default=None)
-    _schema: dict | None = PrivateAttr(default=None)
-    _options: str = PrivateAttr(default="")
+    _table_schema: dict | None = PrivateAttr(default=None)
+    _cache_options: str = PrivateAttr(default="")
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.cache_path:
@@ -62,10 +62,12 @@ class SqlParserResource(dg.ConfigurableResource):
         else:
             path = default_cache_path(Path(context.instance.root_directory))
         self._cache = ParseCache(path)
-        self._schema = json.loads(Path(self.schema_file).read_text()) if self.schema_file else None
+        self._table_schema = (
+            json.loads(Path(self.schema_file).read_text()) if self.schema_file else None
+        )
         # Settings that change extraction output are part of every cache key.
-        self._options = sha256_bytes(
-            json.dumps([self.default_schema, self._schema], sort_keys=True).encode()
+        self._cache_options = sha256_bytes(
+            json.dumps([self.default_schema, self._table_schema], sort_keys=True).encode()
         )[:16]
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -95,7 +97,7 @@ class SqlParserResource(dg.ConfigurableResource):
         key = None
         if use_cache and self._cache is not None:
             content = read_source(root, relative_path, max_bytes=max_bytes)
-            key = cache_key(sha256_bytes(content), dialect, EXTRACTOR_VERSION, self._options)
+            key = cache_key(sha256_bytes(content), dialect, EXTRACTOR_VERSION, self._cache_options)
             cached = self._cache.get(key, path=relative_path)
             if cached is not None:
                 return cached, True
@@ -105,12 +107,12 @@ class SqlParserResource(dg.ConfigurableResource):
             root / relative_path,
             dialect=dialect,
             default_schema=self.default_schema,
-            schema=self._schema,
+            schema=self._table_schema,
         )
         lineage = replace(lineage, path=relative_path)
         if key is not None and self._cache is not None:
             # Key on the digest of what was parsed, in case the file changed since it was hashed.
             self._cache.put(
-                cache_key(lineage.sha256, dialect, EXTRACTOR_VERSION, self._options), lineage
+                cache_key(lineage.sha256, dialect, EXTRACTOR_VERSION, self._cache_options), lineage
             )
         return lineage, False

@@ -1,0 +1,72 @@
+"""Run the ingest job the way production does: a real instance, reconstructable, and by
+default the multiprocess executor (forkserver)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from lineage_dagster.constants import SOURCE_PARTITIONS_NAME
+from lineage_dagster.definitions import resolved_ingest_job
+from lineage_dagster.jobs import execution_config
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    success: bool
+    run_id: str
+    load_metadata: dict[str, Any]
+    step_failures: dict[str, str]
+
+
+ALL_ON = {"parse_cache": True, "batching": True, "neo4j_batch": True, "metrics": False}
+
+
+def ingest(
+    instance: dg.DagsterInstance,
+    sql_root: Path,
+    partition: str,
+    *,
+    flags: dict[str, bool] | None = None,
+    parallel: bool = True,
+    cache_path: Path | None = None,
+    full_refresh: bool = False,
+    raise_on_error: bool = True,
+) -> IngestRun:
+    """Run one partition of the ingest job on ``instance``."""
+    if not instance.has_dynamic_partition(SOURCE_PARTITIONS_NAME, partition):
+        instance.add_dynamic_partitions(SOURCE_PARTITIONS_NAME, [partition])
+    resources: dict[str, Any] = {
+        "sql_source": {"config": {"root": str(sql_root)}},
+        "feature_flags": {"config": {**ALL_ON, **(flags or {})}},
+    }
+    if cache_path is not None:
+        resources["sql_parser"] = {"config": {"cache_path": str(cache_path)}}
+    run_config = {
+        "execution": execution_config(parallel=parallel, max_concurrent=2),
+        "resources": resources,
+        "ops": {"plan_sql_files": {"config": {"full_refresh": full_refresh, "workers": 2}}},
+    }
+    with dg.execute_job(
+        dg.reconstructable(resolved_ingest_job),
+        instance=instance,
+        run_config=run_config,
+        tags={"dagster/partition": partition},
+        raise_on_error=raise_on_error,
+    ) as result:
+        failures = {
+            event.step_key: event.step_failure_data.error.to_string()
+            for event in result.all_events
+            if event.event_type_value == "STEP_FAILURE"
+        }
+        return IngestRun(
+            result.success, result.run_id, _step_metadata(result, "load_lineage"), failures
+        )
+
+
+def _step_metadata(result: Any, step_key: str) -> dict[str, Any]:
+    for event in result.all_events:
+        if event.step_key == step_key and event.event_type_value == "STEP_OUTPUT":
+            return {key: value.value for key, value in event.step_output_data.metadata.items()}
+    return {}

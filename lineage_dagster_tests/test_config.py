@@ -1,0 +1,29 @@
+"""Feature flags: defaults, environment overrides for emergency rollback, and bad values."""
+
+import pytest
+
+from lineage_dagster.config import FeatureFlags, flag_defaults, parse_flag
+
+
+def test_all_flags_default_on():
+    assert flag_defaults({}) == {
+        name: (True, "default")
+        for name in ("parse_cache", "batching", "neo4j_batch", "parallel", "metrics")
+    }
+
+
+def test_environment_overrides_defaults():
+    env = {"FEATURE_PARSE_CACHE": "false", "FEATURE_PARALLEL": "off", "FEATURE_METRICS": " 1 "}
+    effective = flag_defaults(env)
+    assert effective["parse_cache"] == (False, "FEATURE_PARSE_CACHE")
+    assert effective["parallel"] == (False, "FEATURE_PARALLEL")
+    assert effective["metrics"] == (True, "FEATURE_METRICS")
+    assert effective["batching"] == (True, "default")
+    flags = FeatureFlags.from_env(env)
+    assert (flags.parse_cache, flags.batching, flags.neo4j_batch) == (False, True, True)
+
+
+def test_bad_flag_values_name_the_variable():
+    with pytest.raises(ValueError, match="FEATURE_BATCHING='maybe' is not a flag value"):
+        flag_defaults({"FEATURE_BATCHING": "maybe"})
+    assert parse_flag("YES", name="x") is True
