@@ -10,6 +10,7 @@ reads one lists the temporary table's own upstream as its sources.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from sqlglot.dialects.dialect import Dialect
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 """Files larger than this are refused by ``extract_file`` (override with ``max_bytes``)."""
@@ -222,6 +225,20 @@ def _extract(
                         line,
                         _kind(expression),
                         error=StatementError("statement nested too deeply", line, None),
+                    )
+                )
+            except Exception as exc:
+                logger.exception("lineage extraction failed at line %s", line)
+                statements.append(
+                    StatementLineage(
+                        len(statements),
+                        line,
+                        _kind(expression),
+                        error=StatementError(
+                            f"internal error extracting lineage: {type(exc).__name__}: {exc}",
+                            line,
+                            None,
+                        ),
                     )
                 )
     return FileLineage(path, digest, dialect_name, tuple(statements))
@@ -1004,31 +1021,48 @@ def _handle_alter(expression: exp.Alter, result: _Result, script: _Script, line:
 
 
 def _handle_copy(expression: exp.Copy, result: _Result, script: _Script, line: int) -> None:
+    """``COPY``: paths (stages, URLs, files) on one side, a table or a query on the other."""
     namer = script.namer
-    this = expression.this
-    files = [_path_name(f) for f in expression.args.get("files") or ()]
-    files = [f for f in files if f]
-    # ``kind`` is True for ``COPY ... FROM`` (load) and False for ``COPY ... TO`` (unload).
+    # ``kind`` is True for ``COPY [INTO] x FROM y`` and False for ``COPY x TO y``.
     loading = bool(expression.args.get("kind"))
-    if isinstance(this, exp.Table):
-        name = namer.table(this) if not _is_path_table(this) else _path_name(this)
-        if name is None:
+    this = expression.this
+    files = list(expression.args.get("files") or ())
+    if loading:
+        target = _copy_side(this, namer)
+        sources: set[str] = set()
+        for item in files:
+            if isinstance(item, (exp.Subquery, exp.Query)):
+                sources |= _source_tables(item, script, set())
+            else:
+                name = _path_name(item)
+                if name:
+                    sources.add(name)
+        if target is None:
+            result.sources |= sources
             return
-        if loading:
-            result.sources |= set(files)
-            result.targets.append(name)
-            if script.columns:
-                for path in files:
-                    result.edges[(f"{path}.*", f"{name}.*")] = "direct"
-        else:
-            result.sources |= (
-                set(_resolve_temp(name, script)) if not name.startswith("@") else {name}
-            )
-            result.targets += files
-    elif this is not None:
-        # ``COPY (SELECT ...) TO 'path'`` or ``COPY INTO @stage FROM (SELECT ...)``.
+        result.sources |= sources
+        result.targets.append(target)
+        if script.columns and not any(isinstance(f, (exp.Subquery, exp.Query)) for f in files):
+            for source in sorted(sources):
+                result.edges[(f"{source}.*", f"{target}.*")] = "direct"
+        return
+    if isinstance(this, (exp.Subquery, exp.Query)):
         result.sources |= _source_tables(this, script, set())
-        result.targets += files
+    else:
+        name = _copy_side(this, namer)
+        if name is not None:
+            result.sources |= set(_resolve_temp(name, script))
+    result.targets += [name for name in (_path_name(f) for f in files) if name]
+
+
+def _copy_side(node: exp.Expr | None, namer: Namer) -> str | None:
+    if isinstance(node, exp.Schema):
+        node = node.this
+    if isinstance(node, exp.Table):
+        return _path_name(node) if _is_path_table(node) else namer.table(node)
+    if isinstance(node, (exp.Literal, exp.Var)):
+        return node.name
+    return None
 
 
 def _is_path_table(table: exp.Table) -> bool:
@@ -1047,7 +1081,8 @@ def _path_name(node: exp.Expr) -> str | None:
 
 def _handle_command(expression: exp.Command, result: _Result, script: _Script, line: int) -> None:
     keyword = str(expression.this).upper()
-    text = expression.expression.name if expression.expression is not None else ""
+    body = expression.expression
+    text = body if isinstance(body, str) else (body.name if body is not None else "")
     if keyword == "UNLOAD":
         match = _UNLOAD.match(text)
         if match is None:

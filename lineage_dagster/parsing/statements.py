@@ -50,6 +50,13 @@ _PROC_STARTERS = frozenset(
 # Control flow: dropped, together with their condition when they have one.
 _CONTROL_WITH_CONDITION = frozenset({"IF", "WHILE", "ELSIF", "ELSEIF", "WHEN", "FOR"})
 _CONTROL = frozenset({"BEGIN", "END", "ELSE", "LOOP", "THEN", "DO", "TRY", "CATCH"})
+# Commands whose text holds no statement (``GRANT SELECT ON ...`` is not a SELECT).
+_OPAQUE_COMMANDS = frozenset(
+    {
+        "GRANT", "REVOKE", "COMMENT", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "ANALYZE", "VACUUM",
+        "UNLOAD", "COPY", "PUT", "GET", "LIST", "REMOVE", "OPTIMIZE", "MSCK", "REFRESH",
+    }
+)  # fmt: skip
 _CONTROL_START = frozenset({"BEGIN", "END", "ELSE", "ELSIF", "ELSEIF", "LOOP", "WHILE", "IF"})
 _TRANSACTION = frozenset({"TRAN", "TRANSACTION", "WORK", "DISTRIBUTED"})
 _SET_OPERATORS = frozenset({"UNION", "INTERSECT", "EXCEPT", "MINUS", "ALL", "DISTINCT"})
@@ -164,9 +171,13 @@ def _parse_chunk(
     except RecursionError:
         yield ParsedStatement(line, None, StatementError("statement nested too deeply", line, 1))
         return
-    if isinstance(expression, exp.Command):
+    if isinstance(expression, exp.Command) and _keyword(chunk[0]) not in _OPAQUE_COMMANDS:
+        # sqlglot keeps what it cannot parse (procedures, control flow) as an opaque
+        # command: look inside for statements.
         pieces = split_at_keywords(chunk)
-        if len(pieces) > 1 and any(_starter(p) in _DML_STARTERS for p in pieces):
+        if (len(pieces) > 1 or (pieces and len(pieces[0]) != len(chunk))) and any(
+            _starter(p) in _DML_STARTERS for p in pieces
+        ):
             yield from _parse_split(pieces, sql, parser)
             return
     yield ParsedStatement(line, expression)

@@ -26,7 +26,9 @@ Deps = dict[str, int]
 """Base column (``table.column``) -> strongest transformation kind."""
 
 _QUERY = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
-_JOIN_CONDITION_ARGS = ("on",)
+# Window functions that pick a value from another row: sqlglot files them as aggregates,
+# but the value is not aggregated.
+_NAVIGATION = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
 _ROW_FILTER_ARGS = ("where", "group", "having", "qualify")
 
 
@@ -439,7 +441,7 @@ class ColumnWalker:
                     for column_deps in inner.deps:
                         rel.conditions.update(column_deps)
                 continue
-            if isinstance(current, exp.AggFunc):
+            if isinstance(current, exp.AggFunc) and not isinstance(current, _NAVIGATION):
                 kind = AGGREGATION
             for child in current.iter_expressions():
                 stack.append((child, kind))
