@@ -4,6 +4,7 @@ import click
 
 from lineage_dagster.cli.dev import dev_command
 from lineage_dagster.cli.neo4j import neo4j_command
+from lineage_dagster.cli.parse import parse_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,3 +14,4 @@ def main() -> None:
 
 main.add_command(dev_command)
 main.add_command(neo4j_command)
+main.add_command(parse_command)

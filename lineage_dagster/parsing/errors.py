@@ -39,11 +39,13 @@ class SqlFileError(LineageError):
         *,
         line: int | None = None,
         column: int | None = None,
+        sha256: str = "",
     ) -> None:
         self.path = path
         self.message = message
         self.line = line
         self.column = column
+        self.sha256 = sha256  # of the file's bytes, when they could be read
         super().__init__(f"{path}: {message}")
 
 

@@ -146,10 +146,19 @@ def read_sql_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tu
     try:
         with open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                hasher = hashlib.sha256(data)
+                size = len(data)
+                while chunk := handle.read(1 << 20):
+                    hasher.update(chunk)
+                    size += len(chunk)
+                raise SqlFileTooLargeError(
+                    path_str,
+                    f"file is {size} bytes, larger than the limit of {max_bytes} bytes",
+                    sha256=hasher.hexdigest(),
+                )
     except OSError as exc:
         raise SqlFileError(path_str, f"cannot read file: {exc.strerror or exc}") from exc
-    if len(data) > max_bytes:
-        raise SqlFileTooLargeError(path_str, f"file is larger than the limit of {max_bytes} bytes")
     digest = hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8")
@@ -161,6 +170,7 @@ def read_sql_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tu
             f"not UTF-8 text: invalid byte 0x{data[exc.start]:02x} at byte offset {exc.start}",
             line=line,
             column=column,
+            sha256=digest,
         ) from exc
     if "\x00" in text:
         offset = text.index("\x00")
@@ -169,6 +179,7 @@ def read_sql_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tu
             f"binary content: NUL character at offset {offset}",
             line=text.count("\n", 0, offset) + 1,
             column=offset - (text.rfind("\n", 0, offset) + 1) + 1,
+            sha256=digest,
         )
     if text.startswith("\ufeff"):
         text = text[1:]

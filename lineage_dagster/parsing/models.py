@@ -61,12 +61,18 @@ class StatementLineage:
 
 @dataclass(frozen=True)
 class FileLineage:
-    """The lineage of one SQL file (or text), one entry per statement."""
+    """The lineage of one SQL file (or text), one entry per statement.
+
+    ``sha256`` is the digest of the file's bytes (of the UTF-8 text for ``extract_lineage``),
+    ``""`` when the file could not be read at all.
+    """
 
     path: str | None
     sha256: str
     dialect: str | None
     statements: tuple[StatementLineage, ...] = field(default=())
+    error: StatementError | None = None
+    """Why the file as a whole could not be read (not UTF-8, too large...); then no statements."""
 
     @property
     def errors(self) -> tuple[StatementLineage, ...]:
@@ -79,4 +85,5 @@ class FileLineage:
             "sha256": self.sha256,
             "dialect": self.dialect,
             "statements": [stmt.to_dict() for stmt in self.statements],
+            "error": self.error.to_dict() if self.error else None,
         }

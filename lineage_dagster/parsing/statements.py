@@ -374,6 +374,13 @@ def _is_routine(tokens: list[Token], i: int) -> bool:
     return False
 
 
+_TOKEN_REPR = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+.*?>")
+
+
+def _token_text(match: re.Match[str]) -> str:
+    return "the end of the statement" if match.group(1) == "SENTINEL" else repr(match.group(2))
+
+
 def _parse_error(exc: ParseError, tokens: list[Token]) -> StatementError:
     """A StatementError located in the file from sqlglot's error details."""
     errors = exc.errors or []
@@ -385,7 +392,7 @@ def _parse_error(exc: ParseError, tokens: list[Token]) -> StatementError:
         if isinstance(col, int) and highlight and "\n" not in highlight:
             # sqlglot reports the column where the offending token ends.
             col = max(col - len(highlight) + 1, 1)
-        description = first.get("description") or "invalid SQL"
+        description = _TOKEN_REPR.sub(_token_text, first.get("description") or "invalid SQL")
         where = f" near {highlight!r}" if highlight else ""
         return StatementError(f"{description}{where}", line or tokens[0].line, col)
     message = str(exc).split("\n", 1)[0]
