@@ -98,11 +98,16 @@ def sql_folder_sensor(
     elapsed = time.perf_counter() - started
     if waiting:
         context.log.info(f"Files still being written in {waiting}; they wait for the next tick")
+    cursor_text = json.dumps(new_cursor, separators=(",", ":"), sort_keys=True)
     if not run_requests:
-        return dg.SkipReason(
+        skip = dg.SkipReason(
             f"No SQL file added, changed or deleted in {len(candidates)} folders of {root} "
             f"({elapsed * 1000:.0f} ms)"
         )
+        if new_cursor == cursor:
+            return skip
+        # Files were touched but not changed: remember their new stats so they are not re-hashed.
+        return dg.SensorResult(skip_reason=skip, cursor=cursor_text)
     context.log.info(
         f"Requesting runs for {[r.partition_key for r in run_requests]} ({elapsed * 1000:.0f} ms)"
     )
@@ -111,5 +116,5 @@ def sql_folder_sensor(
         dynamic_partitions_requests=(
             [source_partitions_def.build_add_request(new_partitions)] if new_partitions else []
         ),
-        cursor=json.dumps(new_cursor, separators=(",", ":"), sort_keys=True),
+        cursor=cursor_text,
     )

@@ -108,6 +108,7 @@ class SqlParserResource(dg.ConfigurableResource):
             dialect=dialect,
             default_schema=self.default_schema,
             schema=self._table_schema,
+            max_bytes=max_bytes,
         )
         lineage = replace(lineage, path=relative_path)
         if key is not None and self._cache is not None:
