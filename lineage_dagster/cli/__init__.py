@@ -4,6 +4,7 @@ import click
 
 from lineage_dagster.cli.dev import dev_command
 from lineage_dagster.cli.flags import flags_command
+from lineage_dagster.cli.ingest import ingest_command
 from lineage_dagster.cli.neo4j import neo4j_command
 from lineage_dagster.cli.parse import parse_command
 
@@ -16,4 +17,5 @@ def main() -> None:
 main.add_command(dev_command)
 main.add_command(neo4j_command)
 main.add_command(flags_command)
+main.add_command(ingest_command)
 main.add_command(parse_command)

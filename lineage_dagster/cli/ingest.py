@@ -1,0 +1,326 @@
+"""``lineage-dagster ingest``: run the ingest job headless, one run per partition, for scripts/CI.
+
+The runs go through the Dagster instance of DAGSTER_HOME (so they show in its UI) with the same
+job, executor and resources as runs launched by the sensor or the launchpad.
+"""
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import dagster as dg
+
+from lineage_dagster.cli.flags import UsageExit, effective_flags, format_table, on_off
+from lineage_dagster.config import FLAG_ENV_VARS, FeatureFlags, parse_flag
+from lineage_dagster.constants import (
+    ENV_NEO4J_PASSWORD,
+    ENV_NEO4J_URI,
+    ENV_NEO4J_USER,
+    SOURCE_PARTITIONS_NAME,
+)
+from lineage_dagster.files import is_valid_partition_key, list_partitions
+from lineage_dagster.jobs import execution_config
+
+EXIT_OK = 0
+EXIT_FILES_FAILED = 1
+EXIT_RUN_FAILED = 3
+LOAD_STEP = "load_lineage"
+PLAN_STEP = "plan_sql_files"
+
+
+@dataclass(frozen=True)
+class PartitionRun:
+    """The outcome of one ingest run, as the command reports it."""
+
+    partition: str
+    run_id: str
+    status: str
+    duration_seconds: float | None
+    files_loaded: int | None = None
+    files_deleted: int | None = None
+    files_unchanged: int | None = None
+    files_failed: int | None = None
+    cache_hits: int | None = None
+    cache_misses: int | None = None
+    failed_files: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return self.status == "SUCCESS"
+
+
+def build_run_config(
+    root: Path,
+    flags: Mapping[str, bool],
+    *,
+    full_refresh: bool = False,
+    max_concurrent: int | None = None,
+    log_level: str = "WARNING",
+) -> dict[str, Any]:
+    """Run config of one ingest run: SQL root, every flag, executor chosen by ``parallel``."""
+    return {
+        "execution": execution_config(parallel=flags["parallel"], max_concurrent=max_concurrent),
+        "resources": {
+            "sql_source": {"config": {"root": str(root)}},
+            "feature_flags": {"config": {name: flags[name] for name in FeatureFlags.model_fields}},
+        },
+        "ops": {PLAN_STEP: {"config": {"full_refresh": full_refresh}}},
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
+
+
+def run_partition(
+    instance: dg.DagsterInstance, partition: str, run_config: Mapping[str, Any]
+) -> PartitionRun:
+    """Run the ingest job for one partition on ``instance`` and summarise the run."""
+    # Imported here: loading the code location is the slow part, and only this command needs it.
+    from lineage_dagster.definitions import resolved_ingest_job
+
+    with dg.execute_job(
+        dg.reconstructable(resolved_ingest_job),
+        instance=instance,
+        run_config=dict(run_config),
+        tags={"dagster/partition": partition, "lineage/launched_by": "cli"},
+        raise_on_error=False,
+    ) as result:
+        metadata: dict[str, dict[str, Any]] = {}
+        errors = []
+        for event in result.all_events:
+            if event.event_type_value == "STEP_OUTPUT" and event.step_key in (LOAD_STEP, PLAN_STEP):
+                output = event.step_output_data
+                metadata.setdefault(event.step_key, {}).update(
+                    {key: value.value for key, value in output.metadata.items()}
+                )
+            elif event.event_type_value == "STEP_FAILURE":
+                errors.append(f"{event.step_key}: {_root_cause(event.step_failure_data.error)}")
+            elif event.event_type_value == "PIPELINE_FAILURE" and not errors:
+                errors.append(event.message or "run failed")
+        run_id, success = result.run_id, result.success
+    stats = instance.get_run_stats(run_id)
+    duration = stats.end_time - stats.start_time if stats.start_time and stats.end_time else None
+    load, plan = metadata.get(LOAD_STEP, {}), metadata.get(PLAN_STEP, {})
+    return PartitionRun(
+        partition=partition,
+        run_id=run_id,
+        status="SUCCESS" if success else "FAILURE",
+        duration_seconds=round(duration, 2) if duration is not None else None,
+        files_loaded=load.get("files_loaded"),
+        files_deleted=load.get("files_deleted"),
+        files_unchanged=plan.get("files_unchanged"),
+        files_failed=load.get("files_failed"),
+        cache_hits=load.get("cache_hits"),
+        cache_misses=load.get("cache_misses"),
+        failed_files=list(load.get("failed_files") or []),
+        errors=errors,
+    )
+
+
+def _root_cause(error: Any) -> str:
+    """The innermost cause of a Dagster error (the op's own exception, not its wrapper)."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return (error.message or error.cls_name or "unknown error").strip()
+
+
+def exit_code(runs: Sequence[PartitionRun]) -> int:
+    """3 if a run failed, 1 if a file failed in runs that succeeded, else 0."""
+    if any(not run.success for run in runs):
+        return EXIT_RUN_FAILED
+    if any(run.failed_files or run.files_failed for run in runs):
+        return EXIT_FILES_FAILED
+    return EXIT_OK
+
+
+def _parse_flag_option(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, bool]:
+    overrides = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in FLAG_ENV_VARS:
+            raise click.BadParameter(
+                f"{item!r}: expected NAME=on|off with NAME one of {', '.join(FLAG_ENV_VARS)}",
+                ctx=ctx,
+                param=param,
+            )
+        try:
+            overrides[name] = parse_flag(value, name=name)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return overrides
+
+
+def _select_partitions(root: Path, requested: Sequence[str]) -> list[str]:
+    available = [key for key in list_partitions(root) if is_valid_partition_key(key)]
+    for key in sorted(set(list_partitions(root)) - set(available)):
+        click.echo(f"Skipping folder {key!r}: partition keys cannot contain , | or ...", err=True)
+    if not requested:
+        if not available:
+            raise click.UsageError(f"{root} has no folders or SQL files to ingest")
+        return available
+    unknown = [key for key in requested if key not in available]
+    if unknown:
+        valid = ", ".join(available) or "none"
+        raise click.UsageError(
+            f"Unknown partition {', '.join(map(repr, unknown))} of {root}; valid: {valid}"
+        )
+    return list(dict.fromkeys(requested))
+
+
+def _check_neo4j() -> None:
+    if not os.environ.get(ENV_NEO4J_URI, "").strip():
+        raise UsageExit(
+            f"{ENV_NEO4J_URI} is not set: export {ENV_NEO4J_URI}, {ENV_NEO4J_USER} and "
+            f"{ENV_NEO4J_PASSWORD} with the coordinates of the Neo4j to load"
+        )
+
+
+def _print_table(runs: Sequence[PartitionRun]) -> None:
+    headers = ["PARTITION", "RUN ID", "STATUS", "LOADED", "DELETED", "UNCHANGED", "FAILED"]
+    headers += ["CACHE HITS", "CACHE MISSES", "DURATION"]
+    rows = [
+        [
+            run.partition,
+            run.run_id,
+            run.status,
+            run.files_loaded,
+            run.files_deleted,
+            run.files_unchanged,
+            run.files_failed,
+            run.cache_hits,
+            run.cache_misses,
+            None if run.duration_seconds is None else f"{run.duration_seconds:.1f}s",
+        ]
+        for run in runs
+    ]
+    click.echo(format_table(headers, rows))
+    failed_files = [item for run in runs for item in run.failed_files]
+    if failed_files:
+        click.echo(f"\nFailed files ({len(failed_files)}):")
+        for item in failed_files:
+            where = item["path"] + (f":{item['line']}" if item.get("line") else "")
+            click.echo(f"  {where}: {item['message']}")
+    failed_runs = [run for run in runs if not run.success]
+    if failed_runs:
+        click.echo(f"\nFailed runs ({len(failed_runs)}):")
+        for run in failed_runs:
+            click.echo(f"  {run.partition} ({run.run_id}):")
+            for error in run.errors or ["see the run in the Dagster UI"]:
+                click.echo("    " + error.replace("\n", "\n    "))
+
+
+@click.command("ingest")
+@click.argument(
+    "path",
+    type=click.Path(exists=True, file_okay=False, resolve_path=True, path_type=Path),
+)
+@click.option(
+    "--partition",
+    "-p",
+    "partitions",
+    multiple=True,
+    help="Partition (top-level folder of PATH, `_root` for files directly in it) to ingest; "
+    "repeat for several. Default: all.",
+)
+@click.option(
+    "--flag",
+    "flags",
+    multiple=True,
+    callback=_parse_flag_option,
+    metavar="NAME=on|off",
+    help="Override a feature flag for these runs (parse_cache, batching, neo4j_batch, parallel, "
+    "metrics); repeatable. Unset flags come from FEATURE_* or their defaults.",
+)
+@click.option(
+    "--full-refresh", is_flag=True, help="Reload every file, not only new and changed ones."
+)
+@click.option(
+    "--max-concurrent",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel step processes per run (multiprocess executor). Default: CPU count.",
+)
+@click.option(
+    "--dagster-home",
+    type=click.Path(exists=True, file_okay=False, resolve_path=True, path_type=Path),
+    envvar="DAGSTER_HOME",
+    show_envvar=True,
+    help="Folder of the Dagster instance to run on.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="Level of the run's log lines printed to stderr (the instance keeps them all).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Summary as an aligned table or as JSON.",
+)
+def ingest_command(
+    path: Path,
+    partitions: tuple[str, ...],
+    flags: dict[str, bool],
+    full_refresh: bool,
+    max_concurrent: int | None,
+    dagster_home: Path | None,
+    log_level: str,
+    output_format: str,
+) -> None:
+    """Ingest the SQL files of PATH into Neo4j: one run of the ingest job per partition.
+
+    Each run loads the new and changed files of its partition and removes the lineage of
+    deleted ones; runs are recorded on the Dagster instance of DAGSTER_HOME and show in its
+    UI. Neo4j is reached through NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD.
+
+    \b
+    Exit codes:
+      0  every run succeeded and every file loaded
+      1  every run succeeded, but some files failed to parse (listed with path and line)
+      2  usage or configuration error (bad option, unknown partition, unset variable)
+      3  a run failed (e.g. Neo4j unreachable); see its errors and the run in the UI
+    """
+    if dagster_home is None:
+        raise UsageExit("DAGSTER_HOME is not set: export it or pass --dagster-home FOLDER")
+    _check_neo4j()
+    selected = _select_partitions(path, partitions)
+    values = {name: value for name, (value, _source) in effective_flags().items()}
+    values.update(flags)
+    # Step processes find the instance (and the parse cache under it) through this variable.
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    run_config = build_run_config(
+        path,
+        values,
+        full_refresh=full_refresh,
+        max_concurrent=max_concurrent,
+        log_level=log_level.upper(),
+    )
+    runs = []
+    with dg.DagsterInstance.get() as instance:
+        known = set(instance.get_dynamic_partitions(SOURCE_PARTITIONS_NAME))
+        new = [key for key in selected if key not in known]
+        if new:
+            instance.add_dynamic_partitions(SOURCE_PARTITIONS_NAME, new)
+        summary = ", ".join(f"{name}={on_off(values[name])}" for name in FLAG_ENV_VARS)
+        click.echo(f"Ingesting {len(selected)} partition(s) of {path} ({summary})", err=True)
+        for partition in selected:
+            click.echo(f"  {partition} ...", err=True)
+            runs.append(run_partition(instance, partition, run_config))
+    code = exit_code(runs)
+    if output_format == "json":
+        payload = {"exit_code": code, "runs": [asdict(run) for run in runs]}
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        _print_table(runs)
+    click.get_current_context().exit(code)
