@@ -2,6 +2,7 @@
 
 import click
 
+from lineage_dagster.cli.cache import cache_command
 from lineage_dagster.cli.dev import dev_command
 from lineage_dagster.cli.flags import flags_command
 from lineage_dagster.cli.ingest import ingest_command
@@ -18,4 +19,5 @@ main.add_command(dev_command)
 main.add_command(neo4j_command)
 main.add_command(flags_command)
 main.add_command(ingest_command)
+main.add_command(cache_command)
 main.add_command(parse_command)
