@@ -36,24 +36,25 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120.0) -
 
 
 def stop_process_group(process: subprocess.Popen, timeout: float = 20.0) -> None:
-    """SIGTERM the process group ``process`` leads, then SIGKILL what is left after ``timeout``."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
+    """Stop ``process`` and every process of the group it leads.
+
+    The leader gets SIGTERM first and shuts its own children down (``dagster dev`` stops its
+    webserver, daemon and code servers); whatever is left after ``timeout`` is killed.
+    """
+    if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    # Give children that outlive the leader (dagster dev's webserver, daemon, code servers) a
-    # moment to finish their own shutdown, then kill what remains.
+            os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while _group_alive(process.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _group_alive(pgid: int) -> bool:

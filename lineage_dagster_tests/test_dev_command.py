@@ -1,0 +1,152 @@
+"""The README's main command for real: `lineage-dagster dev` starts its own Neo4j and `dagster dev`
+on 127.0.0.1, the sensor ingests the sample corpus, the runs show in the Dagster UI (read by a
+headless Chromium) and the lineage in Neo4j; SIGTERM stops everything it started."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import neo4j
+import pytest
+from playwright.sync_api import sync_playwright
+
+from lineage_dagster.cli.dev import SAMPLE_CORPUS
+from lineage_dagster.files import list_partitions
+from lineage_dagster.local_neo4j import find_free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+RUNS_QUERY = """
+{ runsOrError { ... on Runs { results { runId status jobName tags { key value } } } } }
+"""
+
+
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["data"]
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {what}")
+
+
+def test_dev_command_ingests_the_sample_and_stops_cleanly(tmp_path: Path):
+    state = tmp_path / "state"
+    port, bolt_port = find_free_port(), find_free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NEO4J_")}
+    env.update(LINEAGE_SENSOR_INTERVAL_SECONDS="3", LINEAGE_SQL_ROOT=str(SAMPLE_CORPUS))
+    log = (tmp_path / "dev.log").open("w")
+    dev = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("lineage-dagster")),
+            "dev",
+            "--state-dir",
+            str(state),
+            "--port",
+            str(port),
+            "--neo4j-port",
+            str(bolt_port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        partitions = set(list_partitions(SAMPLE_CORPUS))
+
+        def finished_runs():
+            try:
+                runs = _graphql(port, RUNS_QUERY)["runsOrError"]["results"]
+            except OSError:
+                return None
+            done = {
+                tag["value"]: run["status"]
+                for run in runs
+                for tag in run["tags"]
+                if tag["key"] == "dagster/partition" and run["status"] in {"SUCCESS", "FAILURE"}
+            }
+            return done if set(done) == partitions else None
+
+        statuses = _wait_for(finished_runs, 300, "one finished run per sample folder")
+        assert statuses == dict.fromkeys(partitions, "SUCCESS")
+
+        password = (state / "neo4j" / ".password").read_text().strip()
+        with neo4j.GraphDatabase.driver(
+            f"bolt://127.0.0.1:{bolt_port}", auth=("neo4j", password)
+        ) as driver:
+            records, _, _ = driver.execute_query(
+                "MATCH (f:SqlFile) RETURN f.path AS path, f.status AS status"
+            )
+            files = {record["path"]: record["status"] for record in records}
+            records, _, _ = driver.execute_query(
+                "MATCH (a:Table)-[:FEEDS]->(b:Table) RETURN a.name AS a, b.name AS b"
+            )
+            edges = {(record["a"], record["b"]) for record in records}
+        sample_files = {
+            p.relative_to(SAMPLE_CORPUS).as_posix() for p in SAMPLE_CORPUS.rglob("*.sql")
+        }
+        assert files == dict.fromkeys(sample_files, "ok")
+        assert ("finance.journal_lines", "finance.gl_balances") in edges
+        assert ("finance.gl_balances", "finance.pnl_by_desk") in edges
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium"),
+                args=CHROMIUM_ARGS,  # Playwright gives each launch a fresh temporary profile
+            )
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/runs", wait_until="networkidle")
+            page.get_by_text("ingest_sql_job").first.wait_for(timeout=30_000)
+            text = page.inner_text("body")
+            page.screenshot(path=str(tmp_path / "runs.png"))
+            browser.close()
+        assert text.count("Success") >= len(partitions)
+        assert "Failure" not in text
+    finally:
+        started = time.monotonic()
+        dev.send_signal(signal.SIGTERM)
+        dev.wait(120)
+        log.close()
+    assert dev.returncode == 0, (tmp_path / "dev.log").read_text()[-3000:]
+    stopped_after = time.monotonic() - started
+    _wait_for(lambda: not _processes_mentioning(str(state)), 30, "every started process to end")
+    print(f"dev command stopped everything in {stopped_after:.1f} s")
