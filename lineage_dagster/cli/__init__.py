@@ -6,6 +6,7 @@ from lineage_dagster.cli.cache import cache_command
 from lineage_dagster.cli.dev import dev_command
 from lineage_dagster.cli.flags import flags_command
 from lineage_dagster.cli.ingest import ingest_command
+from lineage_dagster.cli.lineage import lineage_command
 from lineage_dagster.cli.neo4j import neo4j_command
 from lineage_dagster.cli.parse import parse_command
 
@@ -20,4 +21,5 @@ main.add_command(neo4j_command)
 main.add_command(flags_command)
 main.add_command(ingest_command)
 main.add_command(cache_command)
+main.add_command(lineage_command)
 main.add_command(parse_command)

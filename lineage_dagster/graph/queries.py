@@ -133,3 +133,63 @@ MATCH (target:Column {id: row.target})
 MERGE (target)-[r:DERIVES_FROM {statement_id: row.statement_id, kind: row.kind}]->(source)
 SET r.file = row.file
 """
+
+# ---------------------------------------------------------------------------------------------
+# Reading lineage (graph/read.py, the `lineage-dagster lineage` command).
+#
+# Each *_STEP query walks one hop from a frontier of keys; read.py repeats it level by level,
+# because Cypher takes no parameters in variable-length bounds (`*1..$depth`), and a walk by
+# level gives each node its shortest distance and stops cleanly on cycles.
+# ---------------------------------------------------------------------------------------------
+
+GET_TABLE = """
+MATCH (t:Table {name: $name})
+RETURN t.name AS name
+"""
+
+GET_TABLE_NAMES = """
+MATCH (t:Table)
+RETURN t.name AS name
+"""
+
+GET_COLUMN = """
+MATCH (c:Column {id: $id})
+RETURN c.id AS id
+"""
+
+GET_TABLE_COLUMN_NAMES = """
+MATCH (:Table {name: $table})-[:HAS_COLUMN]->(c:Column)
+RETURN c.name AS name
+"""
+
+TABLE_UPSTREAM_STEP = """
+UNWIND $keys AS key
+MATCH (source:Table)-[r:FEEDS]->(target:Table {name: key})
+OPTIONAL MATCH (s:Statement {id: r.statement_id})
+RETURN source.name AS source, target.name AS target, r.statement_id AS statement_id,
+       r.file AS file, s.line AS line, null AS kind
+"""
+
+TABLE_DOWNSTREAM_STEP = """
+UNWIND $keys AS key
+MATCH (source:Table {name: key})-[r:FEEDS]->(target:Table)
+OPTIONAL MATCH (s:Statement {id: r.statement_id})
+RETURN source.name AS source, target.name AS target, r.statement_id AS statement_id,
+       r.file AS file, s.line AS line, null AS kind
+"""
+
+COLUMN_UPSTREAM_STEP = """
+UNWIND $keys AS key
+MATCH (target:Column {id: key})-[r:DERIVES_FROM]->(source:Column)
+OPTIONAL MATCH (s:Statement {id: r.statement_id})
+RETURN source.id AS source, target.id AS target, r.statement_id AS statement_id,
+       r.file AS file, s.line AS line, r.kind AS kind
+"""
+
+COLUMN_DOWNSTREAM_STEP = """
+UNWIND $keys AS key
+MATCH (target:Column)-[r:DERIVES_FROM]->(source:Column {id: key})
+OPTIONAL MATCH (s:Statement {id: r.statement_id})
+RETURN source.id AS source, target.id AS target, r.statement_id AS statement_id,
+       r.file AS file, s.line AS line, r.kind AS kind
+"""

@@ -1,0 +1,157 @@
+"""``lineage-dagster lineage``: what feeds a table or column, and what it feeds, from Neo4j.
+
+Exit codes: 0 with an answer (possibly empty), 1 when the table or column is not in the graph
+(close matches are suggested), 2 for usage errors (bad options, NEO4J_URI unset), 3 when Neo4j
+cannot be reached or refuses the credentials.
+"""
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict
+
+import click
+
+import neo4j
+from lineage_dagster.cli.flags import UsageExit, format_table
+from lineage_dagster.constants import ENV_NEO4J_PASSWORD, ENV_NEO4J_URI, ENV_NEO4J_USER
+from lineage_dagster.graph.read import (
+    MAX_DEPTH,
+    Direction,
+    Lineage,
+    UnknownNameError,
+    get_column_lineage,
+    get_table_lineage,
+)
+from lineage_dagster.resources import Neo4jResource
+
+EXIT_UNAVAILABLE = 3
+
+
+class Neo4jUnavailable(click.ClickException):
+    """Neo4j cannot be reached or refuses the credentials."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+def read_lineage(
+    name: str, column: str | None, *, direction: Direction, max_depth: int | None
+) -> Lineage:
+    """Walk the lineage graph of the Neo4j named by NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD."""
+    uri = os.environ.get(ENV_NEO4J_URI, "").strip()
+    if not uri:
+        raise UsageExit(
+            f"{ENV_NEO4J_URI} is not set: export {ENV_NEO4J_URI}, {ENV_NEO4J_USER} and "
+            f"{ENV_NEO4J_PASSWORD} with the coordinates of the lineage graph"
+        )
+    resource = Neo4jResource(
+        uri=uri,
+        user=os.environ.get(ENV_NEO4J_USER) or "neo4j",
+        password=os.environ.get(ENV_NEO4J_PASSWORD, ""),
+        # A read has nothing to wait for: fail fast when the server is down.
+        max_transaction_retry_seconds=5.0,
+    )
+    try:
+        with resource.get_session() as session:
+            if column is None:
+                return get_table_lineage(session, name, direction=direction, max_depth=max_depth)
+            return get_column_lineage(
+                session, name, column, direction=direction, max_depth=max_depth
+            )
+    except UnknownNameError as exc:
+        raise click.ClickException(str(exc)) from None
+    except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.AuthError, OSError) as exc:
+        raise Neo4jUnavailable(f"Cannot read the lineage graph at {uri}: {exc}") from None
+    finally:
+        resource.driver.close()
+
+
+def render_lineage(lineage: Lineage) -> str:
+    """The walk as text: a heading line, then one row per edge reaching each node."""
+    noun = "tables" if lineage.level == "table" else "columns"
+    heading = f"{lineage.direction.capitalize()} of {lineage.level} {lineage.start}: "
+    if not lineage.nodes:
+        text = heading + f"no {noun}"
+    else:
+        farthest = max(node.distance for node in lineage.nodes)
+        headers = ["DISTANCE", lineage.level.upper(), "EDGE"]
+        headers += ["KIND"] if lineage.level == "column" else []
+        headers += ["FILE:LINE", "STATEMENT"]
+        rows = []
+        for node in lineage.nodes:
+            for edge in node.edges:
+                row = [node.distance, node.name, f"{edge.source} -> {edge.target}"]
+                row += [edge.kind] if lineage.level == "column" else []
+                where = None if edge.file is None else f"{edge.file}:{edge.line or '?'}"
+                rows.append([*row, where, edge.statement_id])
+        text = heading + f"{len(lineage.nodes)} {noun}, up to {farthest} hop(s) away\n"
+        text += format_table(headers, rows)
+    if lineage.truncated:
+        text += f"\n(more lineage lies beyond depth {lineage.max_depth}; raise --depth)"
+    return text
+
+
+def _lineage_options(function: Callable[..., None]) -> Callable[..., None]:
+    function = click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="Output as an aligned table or as JSON.",
+    )(function)
+    function = click.option(
+        "--depth",
+        type=click.IntRange(1, MAX_DEPTH),
+        default=None,
+        help=f"Hops to follow. Default: all (at most {MAX_DEPTH}).",
+    )(function)
+    function = click.option(
+        "--column",
+        "-c",
+        default=None,
+        help="Follow this column of NAME (column-level lineage) instead of the table.",
+    )(function)
+    return click.argument("name")(function)
+
+
+def _run(
+    direction: Direction, name: str, column: str | None, depth: int | None, output_format: str
+) -> None:
+    lineage = read_lineage(name, column, direction=direction, max_depth=depth)
+    if output_format == "json":
+        click.echo(json.dumps(asdict(lineage), indent=2))
+    else:
+        click.echo(render_lineage(lineage))
+
+
+@click.group("lineage")
+def lineage_command() -> None:
+    """Query the lineage graph: what feeds a table or column, and what it feeds.
+
+    NAME is a table as named in the graph (e.g. risk.exposure); add --column for the lineage
+    of one of its columns. Neo4j is reached through NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD.
+
+    \b
+    Exit codes:
+      0  answered (possibly with no tables)
+      1  unknown table or column; close matches are suggested
+      2  usage error, or NEO4J_URI unset
+      3  Neo4j unreachable or credentials refused
+    """
+
+
+@lineage_command.command("upstream")
+@_lineage_options
+def upstream_command(name: str, column: str | None, depth: int | None, output_format: str) -> None:
+    """The tables (or columns) NAME is built from, transitively, with the files producing them."""
+    _run("upstream", name, column, depth, output_format)
+
+
+@lineage_command.command("downstream")
+@_lineage_options
+def downstream_command(
+    name: str, column: str | None, depth: int | None, output_format: str
+) -> None:
+    """The tables (or columns) built from NAME, transitively: what breaks if it changes."""
+    _run("downstream", name, column, depth, output_format)

@@ -1,0 +1,208 @@
+"""Read lineage back from Neo4j: what feeds a table or column, and what it feeds (no Dagster).
+
+A walk goes level by level from the start, one parameterised query per level, inside one read
+transaction (a consistent snapshot). Each node reached gets its shortest distance and the edges
+that link it to the level before, with the file and statement that produced each edge.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from lineage_dagster.graph import queries
+
+if TYPE_CHECKING:
+    from neo4j import ManagedTransaction, Session
+
+Direction = Literal["upstream", "downstream"]
+Level = Literal["table", "column"]
+
+MAX_DEPTH = 100
+"""How far a walk goes when no depth is given; real pipelines are far shallower."""
+
+_STEPS: dict[tuple[Level, Direction], str] = {
+    ("table", "upstream"): queries.TABLE_UPSTREAM_STEP,
+    ("table", "downstream"): queries.TABLE_DOWNSTREAM_STEP,
+    ("column", "upstream"): queries.COLUMN_UPSTREAM_STEP,
+    ("column", "downstream"): queries.COLUMN_DOWNSTREAM_STEP,
+}
+
+
+@dataclass(frozen=True)
+class LineageEdge:
+    """One FEEDS (tables) or DERIVES_FROM (columns) edge: ``target`` is built from ``source``.
+
+    ``kind`` is the column edge kind (``direct``, ``expression``, ``aggregation``,
+    ``condition``); None for table edges.
+    """
+
+    source: str
+    target: str
+    statement_id: str | None
+    file: str | None
+    line: int | None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    """A table (by name) or column (by ``schema.table.column`` id) reached by a walk.
+
+    ``edges`` link it to the nodes one step closer to the start.
+    """
+
+    name: str
+    distance: int
+    edges: tuple[LineageEdge, ...]
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The result of a walk, nodes sorted by distance then name.
+
+    ``truncated`` says that more lineage lies beyond ``max_depth``.
+    """
+
+    start: str
+    level: Level
+    direction: Direction
+    max_depth: int
+    nodes: tuple[LineageNode, ...]
+    truncated: bool
+
+
+class UnknownNameError(LookupError):
+    """No table or column of that name is in the graph; ``suggestions`` are close matches."""
+
+    def __init__(self, kind: Level, name: str, suggestions: tuple[str, ...] = ()) -> None:
+        message = f"No {kind} named {name!r} in the lineage graph"
+        if suggestions:
+            message += "; did you mean " + ", ".join(suggestions) + "?"
+        super().__init__(message)
+        self.kind = kind
+        self.name = name
+        self.suggestions = suggestions
+
+
+def get_table_lineage(
+    session: Session, table: str, *, direction: Direction, max_depth: int | None = None
+) -> Lineage:
+    """The tables upstream or downstream of ``table``, up to ``max_depth`` hops.
+
+    Raises:
+        UnknownNameError: No table of that name is in the graph.
+    """
+    depth = _check_depth(max_depth)
+    return session.execute_read(_read_table_lineage, table, direction, depth)
+
+
+def get_column_lineage(
+    session: Session,
+    table: str,
+    column: str,
+    *,
+    direction: Direction,
+    max_depth: int | None = None,
+) -> Lineage:
+    """The columns upstream or downstream of ``table.column``, up to ``max_depth`` hops.
+
+    Raises:
+        UnknownNameError: The table, or the column in it, is not in the graph.
+    """
+    depth = _check_depth(max_depth)
+    return session.execute_read(_read_column_lineage, table, column, direction, depth)
+
+
+def close_matches(name: str, candidates: list[str], *, limit: int = 5) -> tuple[str, ...]:
+    """Candidates that ``name`` may have meant: same name in another case, same last part
+    (``trades`` for ``stg.trades``), then similar spellings.
+
+    >>> close_matches("TRADES", ["stg.trades", "raw.trades", "ref.fx"])
+    ('raw.trades', 'stg.trades')
+    >>> close_matches("risk.exposur", ["risk.exposure", "risk.var"])
+    ('risk.exposure',)
+    """
+    lowered = name.lower()
+    by_lower: dict[str, list[str]] = {}
+    for candidate in sorted(candidates):
+        by_lower.setdefault(candidate.lower(), []).append(candidate)
+    found: list[str] = list(by_lower.get(lowered, []))
+    found += [c for c in sorted(candidates) if c.lower().endswith("." + lowered)]
+    for match in difflib.get_close_matches(lowered, list(by_lower), n=limit, cutoff=0.75):
+        found += by_lower[match]
+    return tuple(dict.fromkeys(found))[:limit]
+
+
+def _check_depth(max_depth: int | None) -> int:
+    if max_depth is None:
+        return MAX_DEPTH
+    if not 1 <= max_depth <= MAX_DEPTH:
+        raise ValueError(f"max_depth must be between 1 and {MAX_DEPTH}, not {max_depth}")
+    return max_depth
+
+
+def _read_table_lineage(
+    tx: ManagedTransaction, table: str, direction: Direction, depth: int
+) -> Lineage:
+    if tx.run(queries.GET_TABLE, name=table).single() is None:
+        names = [record["name"] for record in tx.run(queries.GET_TABLE_NAMES)]
+        raise UnknownNameError("table", table, close_matches(table, names))
+    return _walk(tx, table, "table", direction, depth)
+
+
+def _read_column_lineage(
+    tx: ManagedTransaction, table: str, column: str, direction: Direction, depth: int
+) -> Lineage:
+    if tx.run(queries.GET_TABLE, name=table).single() is None:
+        names = [record["name"] for record in tx.run(queries.GET_TABLE_NAMES)]
+        raise UnknownNameError("table", table, close_matches(table, names))
+    column_id = f"{table}.{column}"
+    if tx.run(queries.GET_COLUMN, id=column_id).single() is None:
+        names = [r["name"] for r in tx.run(queries.GET_TABLE_COLUMN_NAMES, table=table)]
+        suggestions = tuple(f"{table}.{name}" for name in close_matches(column, names))
+        raise UnknownNameError("column", column_id, suggestions)
+    return _walk(tx, column_id, "column", direction, depth)
+
+
+def _walk(
+    tx: ManagedTransaction, start: str, level: Level, direction: Direction, depth: int
+) -> Lineage:
+    step = _STEPS[(level, direction)]
+    far_end = "source" if direction == "upstream" else "target"
+    distances = {start: 0}
+    nodes: list[LineageNode] = []
+    frontier = [start]
+    distance = 0
+    truncated = False
+    while frontier:
+        records = list(tx.run(step, keys=frontier))
+        reached: dict[str, list[LineageEdge]] = {}
+        for record in records:
+            name = record[far_end]
+            if name in distances:
+                continue  # already reached at this distance or closer
+            reached.setdefault(name, []).append(
+                LineageEdge(
+                    source=record["source"],
+                    target=record["target"],
+                    statement_id=record["statement_id"],
+                    file=record["file"],
+                    line=record["line"],
+                    kind=record["kind"],
+                )
+            )
+        if distance == depth:
+            truncated = bool(reached)
+            break
+        distance += 1
+        for name, edges in sorted(reached.items()):
+            distances[name] = distance
+            nodes.append(LineageNode(name, distance, tuple(sorted(edges, key=_edge_key))))
+        frontier = sorted(reached)
+    return Lineage(start, level, direction, depth, tuple(nodes), truncated)
+
+
+def _edge_key(edge: LineageEdge) -> tuple[str, str, str, str, str]:
+    return (edge.source, edge.target, edge.statement_id or "", edge.file or "", edge.kind or "")
