@@ -374,6 +374,8 @@ def _kind(expression: exp.Expr) -> str:
         return f"ALTER_{(expression.args.get('kind') or 'TABLE').upper()}"
     if isinstance(expression, exp.TruncateTable):
         return "TRUNCATE"
+    if isinstance(expression, exp.LoadData):
+        return "LOAD"
     if isinstance(expression, exp.Command):
         return str(expression.this).upper().replace(" ", "_")
     simple = {
@@ -760,7 +762,8 @@ def _handle_create(expression: exp.Create, result: _Result, script: _Script, lin
         return
     exclude = {id(table)}
     sources = _source_tables(expression, script, exclude)
-    temp = kind == "TABLE" and (_is_temp_create(expression, fqn) or _script_temp(fqn, line, script))
+    # Temporary views (Spark, Postgres) are session-scoped like temporary tables.
+    temp = _is_temp_create(expression, fqn) or (kind == "TABLE" and _script_temp(fqn, line, script))
     schema_node = expression.this if isinstance(expression.this, exp.Schema) else None
     columns = None
     if schema_node is not None and script.columns:
@@ -1150,6 +1153,31 @@ def _handle_truncate(expression: exp.Expr, result: _Result, script: _Script, lin
     return
 
 
+def _handle_load_data(expression: exp.Expr, result: _Result, script: _Script, line: int) -> None:
+    """Hive ``LOAD DATA INPATH 'path' INTO TABLE t``: the path feeds the table."""
+    table = _target_table(expression.this)
+    target = script.namer.table(table) if table is not None else None
+    inpath = expression.args.get("inpath")
+    if target is None or inpath is None:
+        return
+    result.sources.add(inpath.name)
+    result.targets.append(target)
+    if script.columns:
+        result.edges[(f"{inpath.name}.*", f"{target}.*")] = "direct"
+
+
+def _handle_cache(expression: exp.Expr, result: _Result, script: _Script, line: int) -> None:
+    """Spark ``CACHE TABLE t AS SELECT ...`` defines a temporary view ``t``."""
+    table = _target_table(expression.this)
+    query = expression.expression
+    fqn = script.namer.table(table) if table is not None else None
+    if fqn is None or query is None:
+        return
+    sources = _source_tables(query, script, set())
+    rel = _walker(script).query(query, {}) if script.columns else None
+    _write(result, script, fqn, True, rel, None, sources, replace=True)
+
+
 def _handle_declare(expression: exp.Expr, result: _Result, script: _Script, line: int) -> None:
     # T-SQL table variables: ``DECLARE @rows TABLE (...)`` is a temporary table.
     for item in expression.expressions:
@@ -1180,6 +1208,8 @@ _HANDLERS: dict[type, Any] = {
     exp.Copy: _handle_copy,
     exp.Command: _handle_command,
     exp.TruncateTable: _handle_truncate,
+    exp.LoadData: _handle_load_data,
+    exp.Cache: _handle_cache,
     exp.Declare: _handle_declare,
 }
 

@@ -62,6 +62,7 @@ _TRANSACTION = frozenset({"TRAN", "TRANSACTION", "WORK", "DISTRIBUTED"})
 _SET_OPERATORS = frozenset({"UNION", "INTERSECT", "EXCEPT", "MINUS", "ALL", "DISTINCT"})
 _ROUTINES = frozenset({"PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "PACKAGE", "BODY"})
 _GO = "GO"
+_NOT_NEWLINE = re.compile(r"[^\n]")
 _GO_TYPES = frozenset({TokenType.COMMAND, TokenType.VAR, TokenType.STRING})
 
 
@@ -164,6 +165,10 @@ def _parse_chunk(
     try:
         expression = parser.parse(chunk, sql)[0]
     except ParseError as exc:
+        insert_exec = _insert_exec(chunk, parser)
+        if insert_exec is not None:
+            yield ParsedStatement(line, insert_exec)
+            return
         pieces = split_at_keywords(chunk)
         if len(pieces) > 1 or (pieces and len(pieces[0]) != len(chunk)):
             yield from _parse_split(pieces, sql, parser)
@@ -173,6 +178,17 @@ def _parse_chunk(
     except RecursionError:
         yield ParsedStatement(line, None, StatementError("statement nested too deeply", line, 1))
         return
+    if (
+        isinstance(expression, exp.Command)
+        and _keyword(chunk[0]) in ("REPLACE", "UPSERT")
+        and len(chunk) > 1
+        and chunk[1].text[:4].upper() == "INTO"
+    ):
+        # MySQL ``REPLACE INTO`` / ``UPSERT INTO`` write like an INSERT.
+        replaced = _parse_as_insert(chunk, sql, dialect, parser)
+        if replaced is not None:
+            yield ParsedStatement(line, replaced)
+            return
     if isinstance(expression, exp.Command) and _keyword(chunk[0]) not in _OPAQUE_COMMANDS:
         # sqlglot keeps what it cannot parse (procedures, control flow) as an opaque
         # command: look inside for statements.
@@ -183,6 +199,48 @@ def _parse_chunk(
             yield from _parse_split(pieces, sql, parser)
             return
     yield ParsedStatement(line, expression)
+
+
+def _parse_as_insert(
+    chunk: list[Token], sql: str, dialect: Dialect, parser: Parser
+) -> exp.Expr | None:
+    """Re-read ``REPLACE INTO ...`` as ``INSERT  INTO ...`` (sqlglot keeps it as a command)."""
+    start = chunk[0].start
+    end = sql.find(";", chunk[-1].start)
+    text = sql[start : end if end >= 0 else len(sql)]
+    keyword = len(chunk[0].text)
+    # Same length and the same line breaks before it: positions stay those of the file.
+    padded = _NOT_NEWLINE.sub(" ", sql[:start]) + "INSERT".ljust(keyword) + text[keyword:]
+    try:
+        return parser.parse(dialect.tokenize(padded), padded)[0]
+    except (ParseError, TokenError, RecursionError):
+        return None
+
+
+def _insert_exec(chunk: list[Token], parser: Parser) -> exp.Expr | None:
+    """T-SQL ``INSERT INTO t [(cols)] EXEC proc``: a write into ``t`` from a procedure."""
+    if _keyword(chunk[0]) != "INSERT":
+        return None
+    words = [_keyword(token) for token in chunk]
+    for exec_at in range(1, len(chunk)):
+        if words[exec_at] in ("EXEC", "EXECUTE"):
+            break
+    else:
+        return None
+    start = 2 if len(words) > 1 and words[1] == "INTO" else 1
+    end = exec_at
+    if end > start and chunk[end - 1].token_type == TokenType.R_PAREN:
+        # Drop the column list.
+        while end > start and chunk[end - 1].token_type != TokenType.L_PAREN:
+            end -= 1
+        end -= 1
+    if end <= start:
+        return None
+    try:
+        table = parser.parse_into(exp.Table, chunk[start:end])[0]
+    except (ParseError, RecursionError):
+        return None
+    return exp.Insert(this=table) if isinstance(table, exp.Table) else None
 
 
 def _parse_split(pieces: list[list[Token]], sql: str, parser: Parser) -> Iterator[ParsedStatement]:
@@ -273,6 +331,8 @@ def split_at_keywords(tokens: list[Token]) -> list[list[Token]]:
                 continue
         starts = False
         drop = False
+        if word == "WITH" and not _opens_ctes(tokens, i):
+            word = "WITH_OPTION"  # ``WITH TABLE``, ``WITH (NOLOCK)``, ``WITH DATA``...
         if word in _DML_STARTERS or word in _PROC_STARTERS:
             starts = True
             if prev in _SET_OPERATORS or prev in ("THEN", "ON", "FOR", "KEY", "BY", "NOT"):
@@ -347,6 +407,16 @@ def split_at_keywords(tokens: list[Token]) -> list[list[Token]]:
     if current:
         pieces.append(current)
     return [piece for piece in pieces if piece]
+
+
+def _opens_ctes(tokens: list[Token], i: int) -> bool:
+    """``WITH name AS (``, ``WITH name (cols) AS (`` or ``WITH RECURSIVE``."""
+    following = [_keyword(token) or token.text for token in tokens[i + 1 : i + 4]]
+    if not following:
+        return False
+    if following[0] == "RECURSIVE":
+        return True
+    return len(following) > 1 and (following[1] in ("AS", "("))
 
 
 def _has_then(tokens: list[Token], i: int) -> bool:

@@ -303,8 +303,9 @@ class ColumnWalker:
         elif isinstance(inner, exp.Column):
             name = namer.column(inner.this)
         else:
+            # An unnamed expression is named by its SQL text, as engines and peer tools do.
             name = expression.alias_or_name
-            name = namer.name(name, quoted=False) if name else f"_col_{len(rel.names)}"
+            name = namer.name(name, quoted=False) if name else inner.sql(dialect=namer.dialect)
         if isinstance(inner, exp.Column):
             deps = self.column_deps(inner, scope, ctes) or {}
             deps = dict(deps)
