@@ -176,15 +176,18 @@ def transform_lineage(
 def ensure_constraints(session: Session) -> None:
     """Create the uniqueness constraints and edge indexes every MERGE relies on (idempotent)."""
     for statement in queries.SCHEMA_STATEMENTS:
-        session.run(statement).consume()
+        # Managed transactions, so the driver retries them through a short outage.
+        session.execute_write(lambda tx, query=statement: tx.run(query).consume())
 
 
 def get_loaded_files(session: Session, partition: str) -> dict[str, LoadedFile]:
     """The files of ``partition`` the graph holds, by path."""
-    result = session.run(queries.GET_LOADED_FILES, partition=partition)
+    records = session.execute_read(
+        lambda tx: list(tx.run(queries.GET_LOADED_FILES, partition=partition))
+    )
     return {
         record["path"]: LoadedFile(record["path"], record["sha256"], record["extractor_version"])
-        for record in result
+        for record in records
     }
 
 

@@ -9,9 +9,11 @@ from lineage_dagster.graph.load import ensure_constraints, get_loaded_files
 from lineage_dagster.parsing import EXTRACTOR_VERSION
 from lineage_dagster.planning import ParseBatch, diff_files, plan_batches
 from lineage_dagster.resources import Neo4jResource, SqlSourceResource
+from lineage_dagster.resources.neo4j_resource import NEO4J_RETRY_POLICY
 
 
 @dg.op(
+    retry_policy=NEO4J_RETRY_POLICY,
     out={
         "batches": dg.DynamicOut(ParseBatch, description="Files for one parse step."),
         "deleted": dg.Out(list[str], description="Files whose lineage is removed."),

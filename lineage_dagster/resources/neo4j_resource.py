@@ -4,6 +4,10 @@ from contextlib import contextmanager
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+# Steps that talk to Neo4j first exhaust the driver's own transaction retries
+# (max_transaction_retry_seconds), then are retried whole by Dagster with these delays.
+NEO4J_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+
 import neo4j
 
 
