@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 """Files larger than this are refused by ``extract_file`` (override with ``max_bytes``)."""
 
 _TEMP_PROPERTIES = (exp.TemporaryProperty, exp.VolatileProperty)

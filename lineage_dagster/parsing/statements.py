@@ -86,6 +86,9 @@ def parse_statements(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
     >>> [(s.line, s.error is None) for s in parse_statements(sql, Dialect.get_or_raise("tsql"))]
     [(1, True), (2, False), (4, True)]
     """
+    if len(sql) > STREAM_THRESHOLD:
+        yield from _parse_pieces(sql, dialect)
+        return
     try:
         tokens = dialect.tokenize(sql)
     except TokenError:
@@ -471,88 +474,132 @@ def _parse_error(exc: ParseError, tokens: list[Token]) -> StatementError:
     return StatementError(message, tokens[0].line, None)
 
 
-# --- fallback when the whole text cannot be tokenized ---------------------------------------
+# --- piece by piece: large files, and text that cannot be tokenized whole -----------------
 
-_PIECE_END = re.compile(r";|^[ \t]*GO[ \t]*(?:\d+[ \t]*)?$", re.MULTILINE | re.IGNORECASE)
+STREAM_THRESHOLD = 1 << 20
+"""Texts longer than this are tokenized piece by piece, bounding the memory of the tokens."""
 
 
 def _parse_pieces(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
     parser = dialect.parser()
+    line = 1
+    position = 0
     for start, end, unterminated in _scan_pieces(sql):
+        line += sql.count("\n", position, start)
+        position = start
         text = sql[start:end]
         if not text.strip():
             continue
-        line = sql.count("\n", 0, start) + 1
-        col = start - (sql.rfind("\n", 0, start) + 1) + 1
-        # Pad so positions in tokens and errors stay relative to the file.
-        padded = "\n" * (line - 1) + " " * (col - 1) + text
         try:
-            tokens = dialect.tokenize(padded)
+            tokens = dialect.tokenize(text)
         except TokenError:
-            where = unterminated if unterminated is not None else start
-            err_line = sql.count("\n", 0, where) + 1
-            err_col = where - (sql.rfind("\n", 0, where) + 1) + 1
-            first_line = sql.count("\n", 0, start + len(text) - len(text.lstrip())) + 1
-            message = (
-                "unterminated string, quoted name or comment"
-                if unterminated is not None
-                else "could not tokenize statement"
-            )
-            yield ParsedStatement(first_line, None, StatementError(message, err_line, err_col))
+            yield _token_error(sql, text, start, line, unterminated)
             continue
+        except RecursionError:
+            yield ParsedStatement(line, None, StatementError("input nested too deeply", line, 1))
+            continue
+        # Move the tokens to their place in the file, so lines and errors are file-relative.
+        column = start - (sql.rfind("\n", 0, start) + 1)
+        for token in tokens:
+            if token.line == 1:
+                token.col += column
+            token.line += line - 1
+            token.start += start
+            token.end += start
         for chunk in split_tokens(tokens):
-            yield from _parse_chunk(chunk, padded, dialect, parser)
+            yield from _parse_chunk(chunk, sql, dialect, parser)
+
+
+def _token_error(
+    sql: str, text: str, start: int, line: int, unterminated: int | None
+) -> ParsedStatement:
+    stripped = start + len(text) - len(text.lstrip())
+    first_line = line + sql.count("\n", start, stripped)
+    where = unterminated if unterminated is not None else stripped
+    err_line = line + sql.count("\n", start, where)
+    err_col = where - (sql.rfind("\n", 0, where) + 1) + 1
+    message = (
+        "unterminated string, quoted name or comment"
+        if unterminated is not None
+        else "could not tokenize statement"
+    )
+    return ParsedStatement(first_line, None, StatementError(message, err_line, err_col))
 
 
 def _scan_pieces(sql: str) -> Iterator[tuple[int, int, int | None]]:
     """Split text at semicolons and GO lines outside quotes and comments.
 
     Yields ``(start, end, unterminated_at)``: ``unterminated_at`` is the offset of a quote or
-    comment opener left open at the end of the text, else ``None``.
+    comment opener that is never closed, else ``None``. After an unclosed opener, scanning
+    resumes at the next line ending in a semicolon (or the next line), so one unterminated
+    string does not swallow the rest of the script.
+
+    >>> [(s, e, u) for s, e, u in _scan_pieces("SELECT 'a;b';\\nSELECT 'oops;\\nSELECT 2")]
+    [(0, 12, None), (13, 26, 21), (27, 36, None)]
     """
-    i = 0
     start = 0
+    i = 0
     n = len(sql)
-    while i < n:
-        ch = sql[i]
-        if ch in "'\"`[":
-            close = "]" if ch == "[" else ch
-            j = i + 1
-            while j < n:
-                if sql[j] == close:
-                    if j + 1 < n and sql[j + 1] == close and close != "]":
-                        j += 2
-                        continue
-                    break
-                if sql[j] == "\\" and ch == "'":
-                    j += 1
-                j += 1
-            if j >= n:
-                yield start, n, i
-                return
-            i = j + 1
+    search = _SCAN.search
+    while True:
+        match = search(sql, i)
+        if match is None:
+            break
+        token = match.group(0)
+        at = match.start()
+        close_at = -1
+        if token == ";":
+            yield start, at, None
+            start = i = at + 1
             continue
-        if ch == "-" and sql.startswith("--", i):
-            j = sql.find("\n", i)
-            i = n if j < 0 else j
+        if token[0] in "gG":
+            yield start, at, None
+            start = i = match.end()
             continue
-        if ch == "/" and sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            if j < 0:
-                yield start, n, i
-                return
-            i = j + 2
+        if token == "--":
+            close_at = sql.find("\n", at)
+            i = n if close_at < 0 else close_at
             continue
-        if ch == ";":
-            yield start, i, None
-            start = i + 1
-        elif ch in "gG" and (i == 0 or sql[i - 1] == "\n"):
-            match = _PIECE_END.match(sql, i)
-            if match and match.group(0).strip().upper().startswith("GO"):
-                yield start, i, None
-                start = match.end()
-                i = start
-                continue
-        i += 1
+        if token == "/*":
+            close_at = sql.find("*/", at + 2)
+            end = -1 if close_at < 0 else close_at + 2
+        elif token[0] == "$":
+            close_at = sql.find(token, match.end())
+            end = -1 if close_at < 0 else close_at + len(token)
+        else:
+            end = _quote_end(sql, at, "]" if token == "[" else token)
+        if end < 0:
+            resume = sql.find(";\n", at)
+            resume = sql.find("\n", at) if resume < 0 else resume
+            resume = n if resume < 0 else resume
+            yield start, resume, at
+            start = i = resume + 1
+            continue
+        i = end
     if start < n:
         yield start, n, None
+
+
+_SCAN = re.compile(
+    r"""[;'"`\[]|--|/\*|\$[A-Za-z_]*\$|^[ \t]*GO[ \t]*(?:\d+[ \t]*)?$""",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+def _quote_end(sql: str, at: int, close: str) -> int:
+    """The offset just past the quote opened at ``at``, or -1 when it is never closed."""
+    j = at + 1
+    while True:
+        k = sql.find(close, j)
+        if k < 0:
+            return -1
+        if close != "]" and sql.startswith(close, k + 1):
+            j = k + 2  # a doubled quote
+            continue
+        backslashes = 0
+        while sql[k - 1 - backslashes] == "\\" and k - 1 - backslashes > at:
+            backslashes += 1
+        if close == "'" and backslashes % 2:
+            j = k + 1  # an escaped quote
+            continue
+        return k + 1
