@@ -399,11 +399,13 @@ class _Result:
     edges: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add_edges(self, target: str, names: list[str], deps: list[Deps], rel: Relation) -> None:
+        """Edges into ``target``'s columns (``target=""``: a query result, unqualified names)."""
         edges = self.edges
         rank = {"condition": -1, "direct": 0, "expression": 1, "aggregation": 2}
+        prefix = f"{target}." if target else ""
         target_columns = []
         for name, column_deps in zip(names, deps, strict=False):
-            target_column = f"{target}.{name}"
+            target_column = f"{prefix}{name}"
             target_columns.append(target_column)
             for source, kind in column_deps.items():
                 key = (source, target_column)
@@ -412,7 +414,7 @@ class _Result:
                 if old is None or rank[old] < rank[kind_name]:
                     edges[key] = kind_name
         if rel.stars:
-            target_column = f"{target}.*"
+            target_column = f"{prefix}*"
             target_columns.append(target_column)
             for star in rel.stars:
                 key = (f"{star}.*", target_column)
@@ -626,6 +628,10 @@ def _handle_query(expression: exp.Expr, result: _Result, script: _Script, line: 
     into = expression.args.get("into")
     if not isinstance(into, exp.Into):
         result.sources |= _source_tables(expression, script, set())
+        if script.columns:
+            # A query's result has no table: its columns are named alone.
+            rel = _walker(script).query(expression, {})
+            result.add_edges("", rel.names, rel.deps, rel)
         return
     target_node = _target_table(into.this)
     exclude = {id(target_node)} if target_node is not None else set()

@@ -117,7 +117,7 @@ def _apply(case: Case, key: str, index: int, value: str, where: str) -> None:
     elif key == "error":
         expected.error = value
     elif key == "edge":
-        match = re.fullmatch(r"(\S+)\s*->\s*(\S+)\s+(direct|expression|aggregation)", value)
+        match = re.fullmatch(r"(\S+)\s*->\s*(.+?)\s+(direct|expression|aggregation)", value)
         if not match:
             raise ValueError(f"{where}: bad edge {value!r}")
         if expected.edges is None:
