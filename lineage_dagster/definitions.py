@@ -8,7 +8,12 @@ from lineage_dagster.constants import (
     ENV_SQL_ROOT,
 )
 from lineage_dagster.jobs import ingest_sql_job
-from lineage_dagster.resources import Neo4jResource, SqlParserResource, SqlSourceResource
+from lineage_dagster.resources import (
+    MetricsResource,
+    Neo4jResource,
+    SqlParserResource,
+    SqlSourceResource,
+)
 from lineage_dagster.sensors import sql_folder_sensor
 
 defs = dg.Definitions(
@@ -23,6 +28,7 @@ defs = dg.Definitions(
         "sql_source": SqlSourceResource(root=dg.EnvVar(ENV_SQL_ROOT)),
         "sql_parser": SqlParserResource(),
         "feature_flags": FeatureFlags.from_env(),
+        "prometheus": MetricsResource(),
     },
 )
 

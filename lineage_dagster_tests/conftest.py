@@ -15,6 +15,7 @@ import pytest
 
 import neo4j
 from lineage_dagster.local_neo4j import LocalNeo4j, find_free_port
+from lineage_dagster_tests.services import Prometheus, Pushgateway, run_prometheus, run_pushgateway
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,19 @@ def sql_root(tmp_path: Path) -> Path:
     root = tmp_path / "sql"
     root.mkdir()
     return root
+
+
+# Metrics: a real Pushgateway and a real Prometheus scraping it, started once per session.
+@pytest.fixture(scope="session")
+def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushgateway]:
+    with run_pushgateway(tmp_path_factory.mktemp("pushgateway")) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def prometheus(
+    tmp_path_factory: pytest.TempPathFactory, pushgateway: Pushgateway
+) -> Iterator[Prometheus]:
+    target = pushgateway.url.removeprefix("http://")
+    with run_prometheus(tmp_path_factory.mktemp("prometheus"), target) as server:
+        yield server

@@ -33,8 +33,14 @@ def ingest(
     cache_path: Path | None = None,
     full_refresh: bool = False,
     raise_on_error: bool = True,
+    metrics_gateway: str | None = None,
+    neo4j_config: dict[str, Any] | None = None,
 ) -> IngestRun:
-    """Run one partition of the ingest job on ``instance``."""
+    """Run one partition of the ingest job on ``instance``.
+
+    ``metrics_gateway`` points the run's metrics at that Pushgateway (they are pushed only when
+    the ``metrics`` flag is on); ``neo4j_config`` overrides Neo4jResource fields such as ``uri``.
+    """
     if not instance.has_dynamic_partition(SOURCE_PARTITIONS_NAME, partition):
         instance.add_dynamic_partitions(SOURCE_PARTITIONS_NAME, [partition])
     resources: dict[str, Any] = {
@@ -43,6 +49,10 @@ def ingest(
     }
     if cache_path is not None:
         resources["sql_parser"] = {"config": {"cache_path": str(cache_path)}}
+    if metrics_gateway is not None:
+        resources["prometheus"] = {"config": {"gateway": metrics_gateway}}
+    if neo4j_config is not None:
+        resources["neo4j"] = {"config": neo4j_config}  # never credentials: those stay EnvVars
     run_config = {
         "execution": execution_config(parallel=parallel, max_concurrent=2),
         "resources": resources,

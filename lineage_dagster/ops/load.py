@@ -1,12 +1,15 @@
+import time
+
 import dagster as dg
 
 from lineage_dagster.config import FeatureFlags, LoadConfig
 from lineage_dagster.files import FailedFile
 from lineage_dagster.graph.load import sync_files
+from lineage_dagster.metrics import load_metrics
 from lineage_dagster.ops.parse import ParsedBatch
 from lineage_dagster.parsing import EXTRACTOR_VERSION
 from lineage_dagster.parsing.models import FileLineage
-from lineage_dagster.resources import Neo4jResource
+from lineage_dagster.resources import MetricsResource, Neo4jResource
 
 # A Neo4j outage first exhausts the driver's own transaction retries, then these.
 LOAD_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL)
@@ -20,6 +23,7 @@ def load_lineage(
     deleted: list[str],
     neo4j: Neo4jResource,
     feature_flags: FeatureFlags,
+    prometheus: MetricsResource,
 ) -> dict[str, int]:
     """Replace the changed files' lineage in Neo4j and remove the deleted files' lineage.
 
@@ -38,8 +42,10 @@ def load_lineage(
     totals = dict.fromkeys(
         ("files_loaded", "files_deleted", "statements", "relationships", "transactions"), 0
     )
+    write_seconds: list[float] = []
     with neo4j.get_session() as session:
         for number, group in enumerate(groups):
+            started = time.perf_counter()
             summary = sync_files(
                 session,
                 [item for item in group if isinstance(item, FileLineage)],
@@ -49,6 +55,7 @@ def load_lineage(
                 batch_size=config.batch_size,
                 rows_per_query=rows_per_query,
             )
+            write_seconds.append(time.perf_counter() - started)
             for key in totals:
                 totals[key] += getattr(summary, key)
     failures = [
@@ -64,15 +71,24 @@ def load_lineage(
         for stmt in item.errors
         if stmt.error is not None
     ]
+    files_failed = len({failure["path"] for failure in failures})
     context.add_output_metadata(
         {
             **totals,
-            "files_failed": len({failure["path"] for failure in failures}),
+            "files_failed": files_failed,
             "cache_hits": sum(batch.cache_hits for batch in parsed),
             "cache_misses": sum(batch.cache_misses for batch in parsed),
             "failed_files": dg.MetadataValue.json(failures),
         }
     )
+    if feature_flags.metrics:
+        metrics = load_metrics(
+            write_seconds=write_seconds,
+            relationships=totals["relationships"],
+            files_deleted=totals["files_deleted"],
+            failed_files=files_failed,
+        )
+        prometheus.push(context, metrics, step="load")
     return totals
 
 

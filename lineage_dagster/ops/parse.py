@@ -5,10 +5,11 @@ import dagster as dg
 
 from lineage_dagster.config import FeatureFlags
 from lineage_dagster.files import FailedFile, SourceFileError
+from lineage_dagster.metrics import parse_batch_metrics
 from lineage_dagster.parsing.errors import LineageError
 from lineage_dagster.parsing.models import FileLineage
 from lineage_dagster.planning import ParseBatch
-from lineage_dagster.resources import SqlParserResource, SqlSourceResource
+from lineage_dagster.resources import MetricsResource, SqlParserResource, SqlSourceResource
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ def parse_sql_batch(
     sql_source: SqlSourceResource,
     sql_parser: SqlParserResource,
     feature_flags: FeatureFlags,
+    prometheus: MetricsResource,
 ) -> ParsedBatch:
     """Extract the lineage of a batch of files; a broken file fails alone, with its position."""
     started = time.perf_counter()
@@ -80,4 +82,13 @@ def parse_sql_batch(
             "parse_seconds": round(parsed.parse_seconds, 3),
         }
     )
+    if feature_flags.metrics:
+        metrics = parse_batch_metrics(
+            lineage,
+            failed,
+            cache_hits=parsed.cache_hits,
+            cache_misses=parsed.cache_misses,
+            seconds=parsed.parse_seconds,
+        )
+        prometheus.push(context, metrics, step="parse", index=batch.index)
     return parsed
