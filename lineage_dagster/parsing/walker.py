@@ -120,6 +120,58 @@ class ColumnWalker:
 
     def table(self, table: exp.Table, ctes: dict[str, Relation]) -> tuple[str, Relation | None]:
         """The alias and relation of a table reference (CTE, temporary or base table)."""
+        alias, rel = self._table(table, ctes)
+        for pivot in table.args.get("pivots") or ():
+            if rel is not None:
+                rel = self._pivot(rel, pivot)
+            pivot_alias = pivot.args.get("alias")
+            if pivot_alias is not None and pivot_alias.this is not None:
+                alias = self.namer.ident(pivot_alias.this)
+        return alias, rel
+
+    def _pivot(self, source: Relation, pivot: exp.Pivot) -> Relation:
+        """PIVOT: one aggregated column per IN value; UNPIVOT: a value and a name column."""
+        namer = self.namer
+        scope = _Scope(None)
+        scope.sources["_pivot"] = source
+        rel = Relation()
+        rel.tables = source.tables
+        rel.conditions = source.conditions
+        rel.stars = list(source.stars)  # the other columns pass through
+        fields = pivot.args.get("fields") or []
+        if pivot.args.get("unpivot"):
+            values: Deps = {}
+            for field in fields:
+                for column in field.expressions:
+                    name = namer.column(column.this if isinstance(column, exp.Column) else column)
+                    _merge(values, source.lookup(name) or {})
+                name_column = field.this
+                rel.add(
+                    namer.column(
+                        name_column.this if isinstance(name_column, exp.Column) else name_column
+                    ),
+                    {},
+                )
+            for value in pivot.expressions:
+                rel.add(
+                    namer.column(value.this if isinstance(value, exp.Column) else value),
+                    dict(values),
+                )
+            return rel
+        aggregated: Deps = {}
+        for aggregate in pivot.expressions:
+            _merge(aggregated, self.expression_deps(aggregate, scope, {}, None))
+        for field in fields:
+            if isinstance(field, exp.In):
+                for source_kind in self.expression_deps(field.this, scope, {}, None).items():
+                    _merge(aggregated, {source_kind[0]: EXPRESSION})
+        for column in pivot.args.get("columns") or []:
+            rel.add(
+                column.this if isinstance(column, exp.Identifier) else column.name, dict(aggregated)
+            )
+        return rel
+
+    def _table(self, table: exp.Table, ctes: dict[str, Relation]) -> tuple[str, Relation | None]:
         namer = self.namer
         alias_node = table.args.get("alias")
         alias = namer.ident(alias_node.this) if alias_node and alias_node.this else ""
