@@ -29,6 +29,7 @@ from lineage_dagster.parsing.models import (
 )
 from lineage_dagster.parsing.names import Namer, normalize_schema
 from lineage_dagster.parsing.statements import parse_statements
+from lineage_dagster.parsing.tuning import warn_if_not_compiled
 from lineage_dagster.parsing.walker import (
     CONDITION,
     KIND_NAMES,
@@ -226,6 +227,7 @@ def _extract(
     columns: bool,
     path: str | None,
 ) -> FileLineage:
+    _warn_once_if_not_compiled()
     dialect = get_dialect(dialect_name)
     namer = Namer(dialect, default_schema)
     script = _Script(namer, normalize_schema(schema, namer), columns)
@@ -265,6 +267,15 @@ def _extract(
                     )
                 )
     return FileLineage(path, digest, dialect_name, tuple(statements))
+
+
+_warned: list[bool] = []
+
+
+def _warn_once_if_not_compiled() -> None:
+    if not _warned:
+        _warned.append(True)
+        warn_if_not_compiled()
 
 
 def _dropped_later(sql: str, namer: Namer) -> dict[str, int]:
@@ -337,12 +348,9 @@ def _nested_statements(node: exp.Expr, line: int) -> list[tuple[int, exp.Expr]]:
 
 
 def _line_of(node: exp.Expr, default: int) -> int:
-    for ident in node.find_all(exp.Identifier):
-        meta_line = ident.meta.get("line") if ident._meta else None
-        if meta_line:
-            return meta_line
-        break
-    return default
+    """The line of a nested statement: that of its first name (keywords carry no position)."""
+    ident = node.find(exp.Identifier)
+    return (ident.meta.get("line") if ident is not None else None) or default
 
 
 # --- one statement --------------------------------------------------------------------------
@@ -511,7 +519,6 @@ def _resolve_temp(fqn: str, script: _Script) -> set[str] | tuple[str, ...]:
 
 
 def _refers_to_cte(table: exp.Table, name: str, namer: Namer) -> bool:
-    child: exp.Expr = table
     node = table.parent
     inside_cte: exp.CTE | None = None
     while node is not None:
@@ -523,16 +530,15 @@ def _refers_to_cte(table: exp.Table, name: str, namer: Namer) -> bool:
             recursive = bool(with_.args.get("recursive"))
             position = None
             if inside_cte is not None and inside_cte.parent is with_:
-                position = ctes.index(inside_cte) if inside_cte in ctes else None
+                # Identity, not ==: comparing trees structurally is expensive.
+                position = next((i for i, c in enumerate(ctes) if c is inside_cte), None)
             for i, cte in enumerate(ctes):
                 alias = cte.args.get("alias")
                 if alias is None or namer.ident(alias.this) != name:
                     continue
                 if position is None or i < position or (i == position and recursive):
                     return True
-        child = node
         node = node.parent
-    del child
     return False
 
 
@@ -715,14 +721,10 @@ def _handle_multi_insert(
         if isinstance(source, exp.Table):
             walker._add_source(source, scope, {}, base)
         else:
-            alias, rel = walker.from_item(
-                exp.Subquery(this=source.copy()) if isinstance(source, exp.Query) else source,
-                scope,
-                {},
-            )
-            if rel is not None:
-                scope.sources[alias or "_source"] = rel
-                base.conditions |= rel.conditions
+            # ``INSERT ALL INTO ... SELECT ...`` (Oracle, Snowflake): the query feeds every INTO.
+            rel = walker.query(source, {})
+            scope.sources["_source"] = rel
+            base.conditions |= rel.conditions
     for insert in targets:
         target, columns = _insert_parts(insert, script)
         if target is None:
@@ -741,17 +743,16 @@ def _handle_multi_insert(
                 where = query.args.get("where")
                 if where is not None:
                     rel.conditions.update(walker.expression_deps(where, inner, {}, rel))
-            elif isinstance(query, exp.Values):
-                for i, row in enumerate(query.expressions[:1]):
-                    values = row.expressions if isinstance(row, exp.Tuple) else [row]
-                    for j, value in enumerate(values):
-                        deps = (
-                            walker.column_deps(value, scope, {})
-                            if isinstance(value, exp.Column)
-                            else walker.expression_deps(value, scope, {}, rel)
-                        )
-                        rel.add(f"_col_{j}", dict(deps or {}))
-                    del i
+            elif isinstance(query, exp.Values) and query.expressions:
+                row = query.expressions[0]
+                values = row.expressions if isinstance(row, exp.Tuple) else [row]
+                for j, value in enumerate(values):
+                    deps = (
+                        walker.column_deps(value, scope, {})
+                        if isinstance(value, exp.Column)
+                        else walker.expression_deps(value, scope, {}, rel)
+                    )
+                    rel.add(f"_col_{j}", dict(deps or {}))
             elif query is not None:
                 rel = walker.query(query, {})
         temp = target.startswith(("#", "@")) or target in script.temp_tables
