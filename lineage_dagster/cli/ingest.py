@@ -4,9 +4,11 @@ The runs go through the Dagster instance of DAGSTER_HOME (so they show in its UI
 job, executor and resources as runs launched by the sensor or the launchpad.
 """
 
+import fcntl
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ EXIT_FILES_FAILED = 1
 EXIT_RUN_FAILED = 3
 LOAD_STEP = "load_lineage"
 PLAN_STEP = "plan_sql_files"
+INSTANCE_LOCK_FILE = ".lineage-ingest.lock"
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,30 @@ def run_partition(
         failed_files=list(load.get("failed_files") or []),
         errors=errors,
     )
+
+
+@contextmanager
+def open_instance(home: Path, partitions: Sequence[str]) -> Iterator[dg.DagsterInstance]:
+    """The instance of ``home``, with ``partitions`` added to the dynamic partitions.
+
+    Opening an instance for the first time creates its SQLite databases; two commands doing
+    that at once both stamp the schema version and leave the instance unusable ("more than one
+    head"). An exclusive lock on a file in ``home`` makes concurrent commands take turns.
+    """
+    # Step processes find the instance (and the parse cache under it) through this variable.
+    os.environ["DAGSTER_HOME"] = str(home)
+    with open(home / INSTANCE_LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.get()
+            known = set(instance.get_dynamic_partitions(SOURCE_PARTITIONS_NAME))
+            new = [key for key in partitions if key not in known]
+            if new:
+                instance.add_dynamic_partitions(SOURCE_PARTITIONS_NAME, new)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    with instance:
+        yield instance
 
 
 def _root_cause(error: Any) -> str:
@@ -297,8 +324,6 @@ def ingest_command(
     selected = _select_partitions(path, partitions)
     values = {name: value for name, (value, _source) in effective_flags().items()}
     values.update(flags)
-    # Step processes find the instance (and the parse cache under it) through this variable.
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
     run_config = build_run_config(
         path,
         values,
@@ -307,11 +332,7 @@ def ingest_command(
         log_level=log_level.upper(),
     )
     runs = []
-    with dg.DagsterInstance.get() as instance:
-        known = set(instance.get_dynamic_partitions(SOURCE_PARTITIONS_NAME))
-        new = [key for key in selected if key not in known]
-        if new:
-            instance.add_dynamic_partitions(SOURCE_PARTITIONS_NAME, new)
+    with open_instance(dagster_home, selected) as instance:
         summary = ", ".join(f"{name}={on_off(values[name])}" for name in FLAG_ENV_VARS)
         click.echo(f"Ingesting {len(selected)} partition(s) of {path} ({summary})", err=True)
         for partition in selected:
