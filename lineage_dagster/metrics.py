@@ -106,7 +106,7 @@ FILES_DELETED = MetricSpec(
 LAST_RUN_FAILED_FILES = MetricSpec(
     "lineage_last_run_failed_files",
     "gauge",
-    "Files of the partition's last completed run that failed whole or in part.",
+    "Files of the partition's last successful run that failed whole or in part.",
 )
 LAST_SUCCESS = MetricSpec(
     "lineage_last_success_timestamp_seconds",
