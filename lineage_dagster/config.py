@@ -4,7 +4,6 @@ from collections.abc import Mapping
 import dagster as dg
 from pydantic import Field
 
-from lineage_dagster.constants import DEFAULT_MAX_FILE_BYTES
 
 FLAG_ENV_VARS: dict[str, str] = {
     "parse_cache": "FEATURE_PARSE_CACHE",
@@ -38,6 +37,11 @@ def flag_defaults(environ: Mapping[str, str] = os.environ) -> dict[str, tuple[bo
     return effective
 
 
+# Read once when the code location loads: the FEATURE_* variables become the flags' defaults,
+# shown in the launchpad and kept for every flag a run's config does not set.
+_DEFAULTS = {name: value for name, (value, _source) in flag_defaults().items()}
+
+
 class FeatureFlags(dg.ConfigurableResource):
     """The optimisations of an ingest run; each can be rolled back from the launchpad.
 
@@ -53,27 +57,27 @@ class FeatureFlags(dg.ConfigurableResource):
     """
 
     parse_cache: bool = Field(
-        default=True,
+        default=_DEFAULTS["parse_cache"],
         description="Reuse the lineage cached for unchanged file content (FEATURE_PARSE_CACHE).",
     )
     batching: bool = Field(
-        default=True,
+        default=_DEFAULTS["batching"],
         description="Parse files in a few size-balanced batches instead of one step per file "
         "(FEATURE_BATCHING).",
     )
     neo4j_batch: bool = Field(
-        default=True,
+        default=_DEFAULTS["neo4j_batch"],
         description="Write UNWIND batches instead of one query per node or relationship "
         "(FEATURE_NEO4J_BATCH).",
     )
     metrics: bool = Field(
-        default=True,
+        default=_DEFAULTS["metrics"],
         description="Push run metrics to the Prometheus Pushgateway (FEATURE_METRICS).",
     )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "FeatureFlags":
-        """Flags with defaults overridden by the FEATURE_* variables (emergency rollback)."""
+    def from_env(cls, environ: Mapping[str, str]) -> "FeatureFlags":
+        """Flags as the FEATURE_* variables of ``environ`` set them (defaults: on)."""
         defaults = flag_defaults(environ)
         return cls(**{name: defaults[name][0] for name in cls.model_fields})
 
@@ -84,10 +88,6 @@ class PlanConfig(dg.Config):
     full_refresh: bool = Field(
         default=False,
         description="Re-load every file of the partition, not only new, changed and deleted ones.",
-    )
-    max_file_bytes: int = Field(
-        default=DEFAULT_MAX_FILE_BYTES,
-        description="Files larger than this fail with a clear error.",
     )
     batches_per_worker: int = Field(
         default=3, description="Parse batches per worker process (2-4 balances load and overhead)."

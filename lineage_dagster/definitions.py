@@ -27,7 +27,7 @@ defs = dg.Definitions(
         ),
         "sql_source": SqlSourceResource(root=dg.EnvVar(ENV_SQL_ROOT)),
         "sql_parser": SqlParserResource(),
-        "feature_flags": FeatureFlags.from_env(),
+        "feature_flags": FeatureFlags(),
         "prometheus": MetricsResource(),
     },
 )

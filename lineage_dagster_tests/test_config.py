@@ -27,3 +27,28 @@ def test_bad_flag_values_name_the_variable():
     with pytest.raises(ValueError, match="FEATURE_BATCHING='maybe' is not a flag value"):
         flag_defaults({"FEATURE_BATCHING": "maybe"})
     assert parse_flag("YES", name="x") is True
+
+
+def test_variables_set_the_defaults_a_partial_run_config_keeps(tmp_path):
+    """Run config replaces a resource's whole config, so the FEATURE_* variables must be the
+    schema defaults themselves: a run that sets one flag keeps the rolled-back others."""
+    import subprocess
+    import sys
+
+    script = (
+        "import dagster as dg\n"
+        "from lineage_dagster.config import FeatureFlags\n"
+        "@dg.op\n"
+        "def show(feature_flags: FeatureFlags):\n"
+        "    print('FLAGS', feature_flags.parse_cache, feature_flags.batching)\n"
+        "@dg.job(resource_defs={'feature_flags': FeatureFlags()})\n"
+        "def flags_job():\n"
+        "    show()\n"
+        "flags_job.execute_in_process(run_config={'resources': {'feature_flags': "
+        "{'config': {'parse_cache': False}}}})\n"
+    )
+    env = {"FEATURE_BATCHING": "off", "PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "FLAGS False False" in out

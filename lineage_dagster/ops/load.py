@@ -10,12 +10,10 @@ from lineage_dagster.ops.parse import ParsedBatch
 from lineage_dagster.parsing import EXTRACTOR_VERSION
 from lineage_dagster.parsing.models import FileLineage
 from lineage_dagster.resources import MetricsResource, Neo4jResource
-
-# A Neo4j outage first exhausts the driver's own transaction retries, then these.
-LOAD_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+from lineage_dagster.resources.neo4j_resource import NEO4J_RETRY_POLICY
 
 
-@dg.op(retry_policy=LOAD_RETRY_POLICY)
+@dg.op(retry_policy=NEO4J_RETRY_POLICY)
 def load_lineage(
     context: dg.OpExecutionContext,
     config: LoadConfig,
