@@ -4,7 +4,6 @@ from collections.abc import Mapping
 import dagster as dg
 from pydantic import Field
 
-
 FLAG_ENV_VARS: dict[str, str] = {
     "parse_cache": "FEATURE_PARSE_CACHE",
     "batching": "FEATURE_BATCHING",

@@ -3,14 +3,14 @@ that lasts fails the run cleanly; and a run after a failed, half-applied load co
 same graph with no duplicates."""
 
 import threading
-from dataclasses import replace
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
-import neo4j
 import pytest
 
+import neo4j
 from lineage_dagster.graph.load import ensure_constraints, sync_files
 from lineage_dagster.local_neo4j import LocalNeo4j, find_free_port
 from lineage_dagster.parsing import extract_file
