@@ -68,10 +68,10 @@ def read_lineage(
 
 def render_lineage(lineage: Lineage) -> str:
     """The walk as text: a heading line, then one row per edge reaching each node."""
-    noun = "tables" if lineage.level == "table" else "columns"
+    noun = lineage.level
     heading = f"{lineage.direction.capitalize()} of {lineage.level} {lineage.start}: "
     if not lineage.nodes:
-        text = heading + f"no {noun}"
+        text = heading + f"no {noun}s"
     else:
         farthest = max(node.distance for node in lineage.nodes)
         headers = ["DISTANCE", lineage.level.upper(), "EDGE"]
@@ -84,11 +84,16 @@ def render_lineage(lineage: Lineage) -> str:
                 row += [edge.kind] if lineage.level == "column" else []
                 where = None if edge.file is None else f"{edge.file}:{edge.line or '?'}"
                 rows.append([*row, where, edge.statement_id])
-        text = heading + f"{len(lineage.nodes)} {noun}, up to {farthest} hop(s) away\n"
+        reach = f"{_count(len(lineage.nodes), noun)}, up to {_count(farthest, 'hop')} away"
+        text = heading + reach + "\n"
         text += format_table(headers, rows)
     if lineage.truncated:
         text += f"\n(more lineage lies beyond depth {lineage.max_depth}; raise --depth)"
     return text
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _lineage_options(function: Callable[..., None]) -> Callable[..., None]:

@@ -197,7 +197,7 @@ def test_render_lineage_prints_one_row_per_edge_and_the_truncation_note():
     edge = LineageEdge("a.x.c", "b.y.c", "f.sql#0", "f.sql", 3, "direct")
     lineage = Lineage("b.y.c", "column", "upstream", 1, (LineageNode("a.x.c", 1, (edge,)),), True)
     lines = render_lineage(lineage).splitlines()
-    assert lines[0] == "Upstream of column b.y.c: 1 columns, up to 1 hop(s) away"
+    assert lines[0] == "Upstream of column b.y.c: 1 column, up to 1 hop away"
     assert lines[1].split() == ["DISTANCE", "COLUMN", "EDGE", "KIND", "FILE:LINE", "STATEMENT"]
     assert lines[2].split() == [
         "1",

@@ -147,7 +147,7 @@ def test_table_output_lists_each_edge_with_file_and_statement(graph_env):
     result = CliRunner().invoke(main, args, env=graph_env)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "Upstream of column risk.exposure.book: 5 columns, up to 2 hop(s) away"
+    assert lines[0] == "Upstream of column risk.exposure.book: 5 columns, up to 2 hops away"
     rows = [line.split() for line in lines[2:]]
     expected_row = "1 stg.trades.book stg.trades.book -> risk.exposure.book direct"
     assert [*expected_row.split(), "risk/exposure.sql:1", "risk/exposure.sql#0"] in rows
