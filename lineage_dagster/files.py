@@ -63,22 +63,36 @@ def is_valid_partition_key(key: str) -> bool:
 
 def iter_sql_paths(root: Path, partition: str | None = None) -> Iterator[Path]:
     """Yield the ``.sql`` files under ``root`` (or one partition of it), sorted, as real paths."""
-    root = root.resolve()
-    if partition is None:
-        base = root
-    elif partition == ROOT_PARTITION:
-        yield from sorted(p for p in root.iterdir() if _is_sql_file(p))
-        return
+    for entry in _sql_entries(root.resolve(), partition):
+        yield Path(entry.path)
+
+
+def _sql_entries(root: Path, partition: str | None) -> list[os.DirEntry[str]]:
+    """The directory entries of the SQL files of a partition, sorted by path.
+
+    ``os.scandir`` reuses what reading the directory already told (the entry type), which keeps
+    a sensor tick over 10,000 files cheap; links are listed, never followed into directories.
+    """
+    if partition == ROOT_PARTITION:
+        bases, recursive = [str(root)], False
     else:
-        base = root / partition
-    if not base.is_dir():
-        return
-    for directory, subdirs, names in os.walk(base, followlinks=False):
-        subdirs.sort()
-        for name in sorted(names):
-            path = Path(directory, name)
-            if _is_sql_file(path):
-                yield path
+        base = root if partition is None else root / partition
+        if not base.is_dir():
+            return []
+        bases, recursive = [str(base)], True
+    found: list[os.DirEntry[str]] = []
+    while bases:
+        with os.scandir(bases.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if recursive:
+                        bases.append(entry.path)
+                elif entry.name.lower().endswith(SQL_SUFFIX) and (
+                    entry.is_symlink() or entry.is_file(follow_symlinks=False)
+                ):
+                    found.append(entry)
+    found.sort(key=lambda entry: entry.path)
+    return found
 
 
 def relative_path(root: Path, path: Path) -> str:
@@ -123,13 +137,15 @@ def list_partitions(root: Path) -> list[str]:
 
 def stat_listing(root: Path, partition: str) -> list[tuple[str, int, int]]:
     """(relative path, size, mtime_ns) of each SQL file of a partition: cheap change detection."""
+    root = root.resolve()
+    prefix = len(str(root)) + 1
     listing = []
-    for path in iter_sql_paths(root, partition):
+    for entry in _sql_entries(root, partition):
         try:
-            info = path.stat()
+            info = entry.stat()
         except OSError:
             continue  # vanished (or a dangling link) since it was listed
-        listing.append((relative_path(root, path), info.st_size, info.st_mtime_ns))
+        listing.append((entry.path[prefix:], info.st_size, info.st_mtime_ns))
     return listing
 
 
