@@ -1,4 +1,4 @@
--- dialect: postgres
+-- dialect: snowflake
 -- Profit and loss by desk, joining ledger balances to the desk hierarchy.
 CREATE VIEW finance.pnl_by_desk AS
 WITH desk_accounts AS (

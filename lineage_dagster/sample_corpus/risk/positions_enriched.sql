@@ -1,6 +1,6 @@
--- dialect: snowflake
+-- dialect: postgres
 -- Positions enriched with end-of-day prices and the instrument's risk class.
-CREATE OR REPLACE TABLE risk.positions_enriched AS
+CREATE TABLE risk.positions_enriched AS
 SELECT
     p.position_id,
     p.book_id,

@@ -1,4 +1,4 @@
--- dialect: snowflake
+-- dialect: postgres
 -- Daily value-at-risk per book, from enriched positions and scenario P&L vectors.
 CREATE TEMPORARY TABLE scenario_pnl AS
 SELECT
