@@ -211,7 +211,8 @@ class _Script:
     columns: bool
     temp_tables: dict[str, set[str]] = field(default_factory=dict)  # temp -> upstream tables
     temp_relations: dict[str, Relation] = field(default_factory=dict)
-    script_temps: dict[str, int] = field(default_factory=dict)  # name -> line of its DROP
+    script_temps: dict[str, int] = field(default_factory=dict)  # name -> offset of its DROP
+    position: int = 0  # offset of the statement being extracted
     created: dict[str, list[str]] = field(default_factory=dict)  # tables created with columns
 
     def columns_of(self, fqn: str) -> list[str] | None:
@@ -240,6 +241,7 @@ def _extract(
                     StatementLineage(len(statements), parsed.line, "UNKNOWN", error=parsed.error)
                 )
             continue
+        script.position = parsed.start
         for line, expression in _expand(parsed.expression, parsed.line, dialect):
             try:
                 statements.append(_statement(expression, len(statements), line, script))
@@ -279,7 +281,7 @@ def _warn_once_if_not_compiled() -> None:
 
 
 def _dropped_later(sql: str, namer: Namer) -> dict[str, int]:
-    """Tables dropped somewhere in the script, with the line of their last DROP."""
+    """Tables dropped somewhere in the script, with the offset of their last DROP."""
     if "drop" not in sql and "DROP" not in sql and "Drop" not in sql:
         return {}
     found: dict[str, int] = {}
@@ -287,7 +289,7 @@ def _dropped_later(sql: str, namer: Namer) -> dict[str, int]:
         name = re.sub(r"\s+", "", match.group(1))
         if name.startswith("#") or "[" in name:
             name = name.replace("[", "").replace("]", "")
-        found[namer.qualify_text(name)] = sql.count("\n", 0, match.start()) + 1
+        found[namer.qualify_text(name)] = match.start()
     return found
 
 
@@ -312,6 +314,17 @@ def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int
             ] or [(line, expression)]
         if body is None:
             return [(line, expression)]
+        if isinstance(body, exp.Command):
+            # ``CREATE PROCEDURE p() BEGIN ... END`` kept as an opaque ``BEGIN`` command.
+            rest = body.expression
+            text = rest if isinstance(rest, str) else rest.name if rest else ""
+            if str(body.this).upper() != "BEGIN":
+                text = f"{body.this} {text}"
+            return [
+                (line, p.expression)
+                for p in parse_statements(text, dialect)
+                if p.expression is not None
+            ] or [(line, expression)]
         nested = _nested_statements(body, line)
         return nested or [(line, expression)]
     if isinstance(expression, (exp.Block, exp.IfBlock, exp.WhileBlock)):
@@ -578,8 +591,9 @@ def _is_temp_create(create: exp.Create, fqn: str) -> bool:
 
 
 def _script_temp(fqn: str, line: int, script: _Script) -> bool:
-    drop_line = script.script_temps.get(fqn)
-    return drop_line is not None and drop_line > line
+    """A table created here and dropped later in the same script (a staging table)."""
+    drop_at = script.script_temps.get(fqn)
+    return drop_at is not None and drop_at > script.position
 
 
 # --- handlers -------------------------------------------------------------------------------
@@ -650,6 +664,15 @@ def _query_relation(
 
 def _handle_query(expression: exp.Expr, result: _Result, script: _Script, line: int) -> None:
     into = expression.args.get("into")
+    if into is None and isinstance(expression, exp.SetOperation):
+        # ``SELECT ... INTO t FROM a UNION SELECT ... FROM b``: the INTO sits on the first branch.
+        first = expression
+        while isinstance(first, exp.SetOperation):
+            first = first.left
+        into = first.args.get("into") if isinstance(first, exp.Select) else None
+        if isinstance(into, exp.Into):
+            into.pop()
+            expression.set("into", into)
     if not isinstance(into, exp.Into):
         result.sources |= _source_tables(expression, script, set())
         if script.columns:
@@ -945,7 +968,9 @@ def _handle_delete(expression: exp.Delete, result: _Result, script: _Script, lin
         return
     sources.discard(target)
     result.sources |= sources
-    if not (target.startswith(("#", "@")) or target in script.temp_tables):
+    # Deleting rows moves no data: the table is a target only when other tables decide
+    # which rows go (USING, subqueries).
+    if sources and not (target.startswith(("#", "@")) or target in script.temp_tables):
         result.targets.append(target)
 
 

@@ -73,6 +73,8 @@ class ParsedStatement:
     line: int
     expression: exp.Expr | None
     error: StatementError | None = None
+    start: int = 0
+    """Offset of the statement's first character in the text."""
 
 
 def parse_statements(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
@@ -163,6 +165,14 @@ def _parse_chunk(
         len(chunk) > 1 and _keyword(chunk[1]) in _TRANSACTION
     ):
         # ``END``, ``ELSE BEGIN ...``, ``IF cond stmt``: control flow around statements.
+        if (
+            len(chunk) == 2
+            and chunk[1].token_type == TokenType.STRING
+            and chunk[0].token_type in (TokenType.COMMAND, *dialect.tokenizer_class.COMMANDS)
+        ):
+            # The tokenizer kept what follows ``BEGIN`` (BigQuery) as raw text: parse it.
+            yield from _parse_raw(chunk[1].text, chunk[0].line, dialect, parser)
+            return
         yield from _parse_split(split_at_keywords(chunk), sql, parser)
         return
     try:
@@ -170,7 +180,7 @@ def _parse_chunk(
     except ParseError as exc:
         insert_exec = _insert_exec(chunk, parser)
         if insert_exec is not None:
-            yield ParsedStatement(line, insert_exec)
+            yield ParsedStatement(line, insert_exec, start=chunk[0].start)
             return
         pieces = split_at_keywords(chunk)
         if len(pieces) > 1 or (pieces and len(pieces[0]) != len(chunk)):
@@ -190,7 +200,7 @@ def _parse_chunk(
         # MySQL ``REPLACE INTO`` / ``UPSERT INTO`` write like an INSERT.
         replaced = _parse_as_insert(chunk, sql, dialect, parser)
         if replaced is not None:
-            yield ParsedStatement(line, replaced)
+            yield ParsedStatement(line, replaced, start=chunk[0].start)
             return
     if isinstance(expression, exp.Command) and _keyword(chunk[0]) not in _OPAQUE_COMMANDS:
         # sqlglot keeps what it cannot parse (procedures, control flow) as an opaque
@@ -201,7 +211,20 @@ def _parse_chunk(
         ):
             yield from _parse_split(pieces, sql, parser)
             return
-    yield ParsedStatement(line, expression)
+    yield ParsedStatement(line, expression, start=chunk[0].start)
+
+
+def _parse_raw(text: str, line: int, dialect: Dialect, parser: Parser) -> Iterator[ParsedStatement]:
+    """Parse text found inside a statement, reporting lines relative to the file."""
+    try:
+        tokens = dialect.tokenize(text)
+    except (TokenError, RecursionError):
+        yield ParsedStatement(line, None, StatementError("could not tokenize statement", line))
+        return
+    for token in tokens:
+        token.line += line - 1
+    for chunk in split_tokens(tokens):
+        yield from _parse_chunk(chunk, text, dialect, parser)
 
 
 def _parse_as_insert(
@@ -261,7 +284,7 @@ def _parse_split(pieces: list[list[Token]], sql: str, parser: Parser) -> Iterato
             )
             continue
         if expression is not None:
-            yield ParsedStatement(line, expression)
+            yield ParsedStatement(line, expression, start=piece[0].start)
 
 
 def _starter(piece: list[Token]) -> str:

@@ -292,8 +292,9 @@ class ColumnWalker:
         joins = select.args.get("joins") or ()
         for join in joins:
             items.append(join.this)
+        joins = list(joins)
         for item in items:
-            self._add_source(item, scope, ctes, rel)
+            joins += self._add_source(item, scope, ctes, rel)
         for lateral in select.args.get("laterals") or ():
             self._add_source(lateral, scope, ctes, rel)
 
@@ -321,13 +322,31 @@ class ColumnWalker:
                 _merge_set(conditions, self.expression_deps(clause, scope, ctes, rel))
         return rel
 
-    def _add_source(self, item: exp.Expr, scope: _Scope, ctes: dict[str, Relation], rel: Relation):
+    def _add_source(
+        self, item: exp.Expr, scope: _Scope, ctes: dict[str, Relation], rel: Relation
+    ) -> list[exp.Join]:
+        """Register a FROM item in ``scope``; return the joins of a parenthesized join tree."""
+        joins: list[exp.Join] = []
+        # ``FROM ((a JOIN b ON ...))``: a join tree in parentheses, not a derived table.
+        while (
+            isinstance(item, (exp.Subquery, exp.Paren))
+            and not item.args.get("alias")
+            and isinstance(item.this, (exp.Table, exp.Subquery, exp.Paren))
+        ):
+            item = item.this
+        if isinstance(item, exp.Table) and item.args.get("joins"):
+            for join in item.args["joins"]:
+                joins.append(join)
+                joins += self._add_source(join.this, scope, ctes, rel)
         alias, source = self.from_item(item, scope, ctes)
         if source is None:
-            return
+            return joins
+        if not alias:
+            alias = f"\x00{len(scope.sources)}"  # derived tables without an alias
         scope.sources[alias] = source
         rel.tables |= source.tables
         rel.conditions |= source.conditions
+        return joins
 
     def _projection(
         self, expression: exp.Expr, scope: _Scope, ctes: dict[str, Relation], rel: Relation
@@ -357,7 +376,10 @@ class ColumnWalker:
         else:
             # An unnamed expression is named by its SQL text, as engines and peer tools do.
             name = expression.alias_or_name
-            name = namer.name(name, quoted=False) if name else inner.sql(dialect=namer.dialect)
+            if name and name != "*":
+                name = namer.name(name, quoted=False)
+            else:
+                name = inner.sql(dialect=namer.dialect)  # ``COUNT(*)`` would say ``*``
         if isinstance(inner, exp.Column):
             deps = self.column_deps(inner, scope, ctes) or {}
             deps = dict(deps)
@@ -469,6 +491,14 @@ class ColumnWalker:
         stack: list[tuple[exp.Expr, int]] = [(node, EXPRESSION)]
         while stack:
             current, kind = stack.pop()
+            if isinstance(current, exp.Star):
+                # ``COUNT(*)``: the value depends on every row of every source.
+                for source in scope.sources.values():
+                    for table in source.tables:
+                        column = f"{table}.*"
+                        if deps.get(column, -1) < kind:
+                            deps[column] = kind
+                continue
             if isinstance(current, exp.Column):
                 if isinstance(current.this, exp.Star):
                     continue
