@@ -101,6 +101,12 @@ def dev_command(sql_root: Path, state_dir: Path, port: int, neo4j_port: int) -> 
             + (f" (password in {neo4j.home / '.password'})" if neo4j else "")
             + f"\nWatching:   {env[ENV_SQL_ROOT]}\nCtrl-C stops everything.\n"
         )
+        if neo4j is not None:
+            click.echo(
+                "For the CLI in another shell:\n"
+                f"  export NEO4J_URI={neo4j.uri} NEO4J_USER={env['NEO4J_USER']} "
+                f"NEO4J_PASSWORD=$(cat {neo4j.home / '.password'})\n"
+            )
         webserver.wait()
     except KeyboardInterrupt:
         click.echo("\nStopping ...")
