@@ -25,6 +25,12 @@ if hasattr(NormalizationStrategy, "CASE_INSENSITIVE_UPPERCASE"):
     _STRATEGIES[NormalizationStrategy.CASE_INSENSITIVE_UPPERCASE] = _INSENSITIVE_UPPER
 
 
+FILE_FORMATS = frozenset(
+    {"parquet", "json", "csv", "orc", "avro", "delta", "text", "binaryfile", "iceberg"}
+)
+"""Spark file formats that can prefix a path used as a table: ``parquet.`path```."""
+
+
 class Namer:
     """Turns identifiers and ``exp.Table`` nodes into the names used in the lineage.
 
@@ -102,6 +108,9 @@ class Namer:
         if not all(parts):
             return None
         last = parts[-1]
+        if len(parts) == 2 and parts[0].lower() in FILE_FORMATS and ("/" in last or ":" in last):
+            # Spark/Databricks ``parquet.`s3://bucket/path```: the files themselves.
+            return last
         if last.startswith(("#", "@")):
             return ".".join(parts)
         default = self.default
