@@ -3,10 +3,9 @@
 import json
 import os
 from collections.abc import Mapping, Sequence
+from types import ModuleType
 
 import click
-
-from lineage_dagster.config import FLAG_ENV_VARS, flag_defaults
 
 EXIT_USAGE = 2
 
@@ -17,19 +16,36 @@ class UsageExit(click.ClickException):
     exit_code = EXIT_USAGE
 
 
+def load_config() -> ModuleType:
+    """``lineage_dagster.config``, imported on first use.
+
+    Importing it reads the FEATURE_* variables and raises on a bad value; imported late, that
+    becomes a usage error of the commands that need flags, not a traceback of every command.
+
+    Raises:
+        UsageExit: A FEATURE_* variable holds a value that is not on/off.
+    """
+    try:
+        import lineage_dagster.config as config
+    except ValueError as exc:
+        raise UsageExit(str(exc)) from None
+    return config
+
+
 def effective_flags(environ: Mapping[str, str] = os.environ) -> dict[str, tuple[bool, str]]:
     """Each flag's value and source (``default`` or its ``FEATURE_*`` variable).
 
     Raises:
         UsageExit: A variable holds a value that is not on/off; every bad one is named.
     """
+    config = load_config()
     try:
-        return flag_defaults(environ)
+        return config.flag_defaults(environ)
     except ValueError:
         errors = []
-        for variable in FLAG_ENV_VARS.values():
+        for variable in config.FLAG_ENV_VARS.values():
             try:
-                flag_defaults({variable: environ.get(variable, "")})
+                config.flag_defaults({variable: environ.get(variable, "")})
             except ValueError as exc:
                 errors.append(str(exc))
         raise UsageExit("; ".join(errors)) from None
@@ -72,9 +88,10 @@ def flags_command(output_format: str) -> None:
     (multiprocess when on, in-process when off). Exits with 2 when a variable holds a bad value.
     """
     flags = effective_flags()
+    variables = load_config().FLAG_ENV_VARS
     if output_format == "json":
         payload = {
-            name: {"value": value, "source": source, "variable": FLAG_ENV_VARS[name]}
+            name: {"value": value, "source": source, "variable": variables[name]}
             for name, (value, source) in flags.items()
         }
         click.echo(json.dumps(payload, indent=2))

@@ -16,8 +16,13 @@ from typing import Any
 import click
 import dagster as dg
 
-from lineage_dagster.cli.flags import UsageExit, effective_flags, format_table, on_off
-from lineage_dagster.config import FLAG_ENV_VARS, FeatureFlags, parse_flag
+from lineage_dagster.cli.flags import (
+    UsageExit,
+    effective_flags,
+    format_table,
+    load_config,
+    on_off,
+)
 from lineage_dagster.constants import (
     ENV_NEO4J_PASSWORD,
     ENV_NEO4J_URI,
@@ -25,7 +30,6 @@ from lineage_dagster.constants import (
     SOURCE_PARTITIONS_NAME,
 )
 from lineage_dagster.files import is_valid_partition_key, list_partitions
-from lineage_dagster.jobs import execution_config
 
 EXIT_OK = 0
 EXIT_FILES_FAILED = 1
@@ -66,11 +70,17 @@ def build_run_config(
     log_level: str = "WARNING",
 ) -> dict[str, Any]:
     """Run config of one ingest run: SQL root, every flag, executor chosen by ``parallel``."""
+    # Imported late: importing the job reads the FEATURE_* variables and raises on a bad value,
+    # which must not break the other commands (`flags` reports such values itself).
+    from lineage_dagster.jobs import execution_config
+
+    # A run's resource config replaces the resource's whole config: set every flag.
+    resource_flags = load_config().FeatureFlags.model_fields
     return {
         "execution": execution_config(parallel=flags["parallel"], max_concurrent=max_concurrent),
         "resources": {
             "sql_source": {"config": {"root": str(root)}},
-            "feature_flags": {"config": {name: flags[name] for name in FeatureFlags.model_fields}},
+            "feature_flags": {"config": {name: flags[name] for name in resource_flags}},
         },
         "ops": {PLAN_STEP: {"config": {"full_refresh": full_refresh}}},
         "loggers": {"console": {"config": {"log_level": log_level}}},
@@ -81,7 +91,7 @@ def run_partition(
     instance: dg.DagsterInstance, partition: str, run_config: Mapping[str, Any]
 ) -> PartitionRun:
     """Run the ingest job for one partition on ``instance`` and summarise the run."""
-    # Imported here: loading the code location is the slow part, and only this command needs it.
+    # Imported late, like the job in build_run_config.
     from lineage_dagster.definitions import resolved_ingest_job
 
     with dg.execute_job(
@@ -166,18 +176,20 @@ def exit_code(runs: Sequence[PartitionRun]) -> int:
 def _parse_flag_option(
     ctx: click.Context, param: click.Parameter, values: Sequence[str]
 ) -> dict[str, bool]:
+    config = load_config()
     overrides = {}
     for item in values:
         name, sep, value = item.partition("=")
         name = name.strip()
-        if not sep or name not in FLAG_ENV_VARS:
+        if not sep or name not in config.FLAG_ENV_VARS:
             raise click.BadParameter(
-                f"{item!r}: expected NAME=on|off with NAME one of {', '.join(FLAG_ENV_VARS)}",
+                f"{item!r}: expected NAME=on|off with NAME one of "
+                + ", ".join(config.FLAG_ENV_VARS),
                 ctx=ctx,
                 param=param,
             )
         try:
-            overrides[name] = parse_flag(value, name=name)
+            overrides[name] = config.parse_flag(value, name=name)
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
     return overrides
@@ -333,7 +345,7 @@ def ingest_command(
     )
     runs = []
     with open_instance(dagster_home, selected) as instance:
-        summary = ", ".join(f"{name}={on_off(values[name])}" for name in FLAG_ENV_VARS)
+        summary = ", ".join(f"{name}={on_off(value)}" for name, value in values.items())
         click.echo(f"Ingesting {len(selected)} partition(s) of {path} ({summary})", err=True)
         for partition in selected:
             click.echo(f"  {partition} ...", err=True)

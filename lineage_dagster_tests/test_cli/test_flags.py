@@ -1,7 +1,10 @@
 """`lineage-dagster flags` in-process with CliRunner: built-in defaults, FEATURE_* overrides with
-their source, JSON output, and bad values failing with exit 2 and the variable's name."""
+their source, JSON output, and bad values failing with exit 2 and the variable's name; then the
+real executable in a fresh process, where a bad variable must not break the CLI on import."""
 
 import json
+import os
+import subprocess
 
 import pytest
 from click.testing import CliRunner
@@ -9,6 +12,7 @@ from click.testing import CliRunner
 from lineage_dagster.cli import main
 from lineage_dagster.cli.flags import format_table
 from lineage_dagster.config import FLAG_ENV_VARS
+from lineage_dagster_tests.test_cli.cli_helpers import CLI
 
 NO_FLAGS: dict[str, str | None] = dict.fromkeys(FLAG_ENV_VARS.values())
 
@@ -77,3 +81,15 @@ def test_format_table_aligns_columns_and_shows_missing_values_as_dashes():
         "xyz  -",
         "b    12345",
     ]
+
+
+def test_the_real_executable_reports_a_bad_variable_without_a_traceback():
+    # Importing the flags' config reads FEATURE_*; in a fresh process that must still end as a
+    # usage error of `flags`, while commands that need no flags keep working.
+    env = {**os.environ, "FEATURE_PARALLEL": "maybe"}
+    flags = subprocess.run([str(CLI), "flags"], env=env, capture_output=True, text=True)
+    assert flags.returncode == 2
+    assert "FEATURE_PARALLEL='maybe'" in flags.stderr
+    assert "Traceback" not in flags.stderr
+    other = subprocess.run([str(CLI), "lineage", "--help"], env=env, capture_output=True, text=True)
+    assert other.returncode == 0, other.stderr
