@@ -1203,6 +1203,33 @@ def _handle_truncate(expression: exp.Expr, result: _Result, script: _Script, lin
     return
 
 
+_CATALOG_KINDS = frozenset({"CATALOG", "DATABASE"})
+
+
+def _handle_use(expression: exp.Expr, result: _Result, script: _Script, line: int) -> None:
+    """``USE db``/``USE db.schema``/``USE SCHEMA``/``USE DATABASE``: defaults for what follows."""
+    table = expression.this
+    if not isinstance(table, exp.Table):
+        return
+    kind = expression.args.get("kind")
+    kind = kind.name.upper() if kind is not None else ""
+    namer = script.namer
+    names = [namer.ident(part) for part in table.parts]
+    if not all(names):
+        return
+    if kind in _CATALOG_KINDS or (not kind and type(namer.dialect).__name__ in _CATALOG_USE):
+        namer.use(names[-1], None)
+    elif kind in ("", "SCHEMA", "NAMESPACE"):
+        if len(names) >= 2:
+            namer.use(names[-2], names[-1])
+        else:
+            namer.use(namer.current_catalog, names[-1])
+
+
+# Dialects whose bare ``USE name`` selects a database holding schemas (a catalog).
+_CATALOG_USE = frozenset({"TSQL", "Fabric", "Snowflake"})
+
+
 def _handle_load_data(expression: exp.Expr, result: _Result, script: _Script, line: int) -> None:
     """Hive ``LOAD DATA INPATH 'path' INTO TABLE t``: the path feeds the table."""
     table = _target_table(expression.this)
@@ -1258,6 +1285,7 @@ _HANDLERS: dict[type, Any] = {
     exp.Copy: _handle_copy,
     exp.Command: _handle_command,
     exp.TruncateTable: _handle_truncate,
+    exp.Use: _handle_use,
     exp.LoadData: _handle_load_data,
     exp.Cache: _handle_cache,
     exp.Declare: _handle_declare,

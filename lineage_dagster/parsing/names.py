@@ -57,11 +57,32 @@ class Namer:
         self.strategy = _STRATEGIES.get(dialect.normalization_strategy, _LOWER)
         self.tables_keep_case = type(dialect).__name__ == "BigQuery"
         self.default: tuple[str, ...] = ()
+        self.catalog_only: str | None = None  # a default catalog without a default schema
         if default_schema:
             parts = [p for p in str(default_schema).split(".") if p]
             if len(parts) > 2:
                 raise SchemaError(f"default schema {default_schema!r} has more than two parts")
             self.default = tuple(self.name(p, quoted=False) for p in parts)
+
+    def use(self, catalog: str | None, schema: str | None) -> None:
+        """Change the defaults, as a ``USE`` statement does for the rest of a script.
+
+        With a schema, less qualified names get ``catalog.schema`` (or ``schema``); with only
+        a catalog, ``schema.table`` names get the catalog and bare names are left alone.
+        """
+        if schema:
+            self.default = (catalog, schema) if catalog else (schema,)
+            self.catalog_only = None
+        elif catalog:
+            self.default = ()
+            self.catalog_only = catalog
+
+    @property
+    def current_catalog(self) -> str | None:
+        """The default catalog, if any."""
+        if self.catalog_only:
+            return self.catalog_only
+        return self.default[0] if len(self.default) == 2 else None
 
     def name(self, text: str, *, quoted: bool) -> str:
         """Normalise one identifier's text."""
@@ -116,6 +137,8 @@ class Namer:
         default = self.default
         if default and len(parts) <= len(default):
             parts = [*default[: len(default) - len(parts) + 1], *parts]
+        elif self.catalog_only and len(parts) == 2:
+            parts = [self.catalog_only, *parts]
         return ".".join(parts)
 
     def column(self, node: exp.Expr) -> str:
