@@ -218,6 +218,9 @@ def _check_neo4j() -> None:
             f"{ENV_NEO4J_URI} is not set: export {ENV_NEO4J_URI}, {ENV_NEO4J_USER} and "
             f"{ENV_NEO4J_PASSWORD} with the coordinates of the Neo4j to load"
         )
+    # The code location reads all three variables; the same defaults as `lineage`.
+    os.environ.setdefault(ENV_NEO4J_USER, "neo4j")
+    os.environ.setdefault(ENV_NEO4J_PASSWORD, "")
 
 
 def _print_table(runs: Sequence[PartitionRun]) -> None:
@@ -349,7 +352,10 @@ def ingest_command(
         click.echo(f"Ingesting {len(selected)} partition(s) of {path} ({summary})", err=True)
         for partition in selected:
             click.echo(f"  {partition} ...", err=True)
-            runs.append(run_partition(instance, partition, run_config))
+            try:
+                runs.append(run_partition(instance, partition, run_config))
+            except dg.DagsterInvalidConfigError as exc:
+                raise UsageExit(f"Invalid run config: {exc}") from None
     code = exit_code(runs)
     if output_format == "json":
         payload = {"exit_code": code, "runs": [asdict(run) for run in runs]}
