@@ -35,9 +35,12 @@ _ROW_FILTER_ARGS = ("where", "group", "having", "qualify")
 class Relation:
     """The columns a query (or table) produces, with the base columns each derives from."""
 
-    __slots__ = ("conditions", "deps", "index", "names", "stars", "tables")
+    __slots__ = ("any_column", "conditions", "deps", "index", "names", "stars", "tables")
 
     def __init__(self) -> None:
+        # For table functions (UNNEST, FLATTEN, ...): every column of the output, whatever
+        # its name, derives from the function's inputs.
+        self.any_column: Deps | None = None
         self.names: list[str] = []
         self.deps: list[Deps] = []
         self.index: dict[str, int] = {}
@@ -60,6 +63,8 @@ class Relation:
         i = self.index.get(name)
         if i is not None:
             return self.deps[i]
+        if self.any_column is not None:
+            return self.any_column
         if len(self.stars) == 1:
             return {f"{self.stars[0]}.{name}": DIRECT}
         return None
@@ -68,7 +73,7 @@ class Relation:
         """True/False when known, ``None`` when the relation may or may not have it."""
         if name in self.index:
             return True
-        return None if self.stars else False
+        return None if self.stars or self.any_column is not None else False
 
 
 def table_relation(fqn: str, columns: list[str] | None) -> Relation:
@@ -211,6 +216,8 @@ class ColumnWalker:
             deps = self.expression_deps(inner, scope, ctes, None)
             rel = Relation()
             columns = alias_node.columns if alias_node else []
+            if not columns:
+                rel.any_column = {k: max(v, EXPRESSION) for k, v in deps.items()}
             names = [self.namer.column(c) for c in columns] or ([alias] if alias else ["value"])
             for name in names:
                 rel.add(name, {k: max(v, EXPRESSION) for k, v in deps.items()})
