@@ -531,7 +531,10 @@ class ColumnWalker:
                     for column_deps in inner.deps:
                         rel.conditions.update(column_deps)
                 continue
-            if isinstance(current, exp.AggFunc) and not isinstance(current, _NAVIGATION):
+            if (
+                isinstance(current, exp.AggFunc) and not isinstance(current, _NAVIGATION)
+            ) or isinstance(current, exp.WithinGroup):
+                # ``PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY x)`` aggregates x too.
                 kind = AGGREGATION
             for child in current.iter_expressions():
                 stack.append((child, kind))
