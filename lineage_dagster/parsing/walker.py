@@ -126,55 +126,90 @@ class ColumnWalker:
     def table(self, table: exp.Table, ctes: dict[str, Relation]) -> tuple[str, Relation | None]:
         """The alias and relation of a table reference (CTE, temporary or base table)."""
         alias, rel = self._table(table, ctes)
-        for pivot in table.args.get("pivots") or ():
+        return self._pivots(table, alias, rel)
+
+    def _pivots(
+        self, node: exp.Expr, alias: str, rel: Relation | None
+    ) -> tuple[str, Relation | None]:
+        for pivot in node.args.get("pivots") or ():
             if rel is not None:
                 rel = self._pivot(rel, pivot)
             pivot_alias = pivot.args.get("alias")
-            if pivot_alias is not None and pivot_alias.this is not None:
-                alias = self.namer.ident(pivot_alias.this)
+            if pivot_alias is not None:
+                if pivot_alias.this is not None:
+                    alias = self.namer.ident(pivot_alias.this)
+                if rel is not None and rel.known:
+                    rel = _renamed(rel, pivot_alias, self.namer)
         return alias, rel
 
     def _pivot(self, source: Relation, pivot: exp.Pivot) -> Relation:
-        """PIVOT: one aggregated column per IN value; UNPIVOT: a value and a name column."""
+        """PIVOT: one aggregated column per IN value; UNPIVOT: value and name columns.
+
+        The columns the operator does not consume pass through unchanged.
+        """
         namer = self.namer
         scope = _Scope(None)
         scope.sources["_pivot"] = source
         rel = Relation()
         rel.tables = source.tables
-        rel.conditions = source.conditions
-        rel.stars = list(source.stars)  # the other columns pass through
-        fields = pivot.args.get("fields") or []
+        rel.conditions = set(source.conditions)
+        rel.stars = list(source.stars)
+        fields = [f for f in pivot.args.get("fields") or [] if isinstance(f, exp.In)]
+        consumed: set[str] = set()
+
+        def name_of(node: exp.Expr) -> str:
+            return namer.column(node.this if isinstance(node, exp.Column) else node)
+
         if pivot.args.get("unpivot"):
-            values: Deps = {}
+            values = [
+                list(v.expressions) if isinstance(v, exp.Tuple) else [v] for v in pivot.expressions
+            ]
+            value_names = [name_of(column) for group in values for column in group]
+            value_deps: list[Deps] = [{} for _ in value_names]
+            name_deps: Deps = {}
             for field in fields:
-                for column in field.expressions:
-                    name = namer.column(column.this if isinstance(column, exp.Column) else column)
-                    _merge(values, source.lookup(name) or {})
-                name_column = field.this
-                rel.add(
-                    namer.column(
-                        name_column.this if isinstance(name_column, exp.Column) else name_column
-                    ),
-                    {},
-                )
-            for value in pivot.expressions:
-                rel.add(
-                    namer.column(value.this if isinstance(value, exp.Column) else value),
-                    dict(values),
-                )
+                for entry in field.expressions:
+                    entry = entry.this if isinstance(entry, exp.PivotAlias) else entry
+                    columns = list(entry.expressions) if isinstance(entry, exp.Tuple) else [entry]
+                    for i, column in enumerate(columns):
+                        column_name = name_of(column)
+                        consumed.add(column_name)
+                        found = source.lookup(column_name) or {}
+                        if i < len(value_deps):
+                            _merge(value_deps[i], found)
+                        _merge(name_deps, {k: EXPRESSION for k in found})
+            self._passthrough(source, consumed, rel)
+            for field in fields:
+                rel.add(name_of(field.this), dict(name_deps))
+            for name, deps in zip(value_names, value_deps, strict=False):
+                rel.add(name, deps)
             return rel
-        aggregated: Deps = {}
+        aggregates: list[tuple[str, Deps]] = []
         for aggregate in pivot.expressions:
-            _merge(aggregated, self.expression_deps(aggregate, scope, {}, None))
+            agg_alias = aggregate.alias if isinstance(aggregate, exp.Alias) else ""
+            deps = self.expression_deps(aggregate, scope, {}, None)
+            consumed.update(k.rsplit(".", 1)[-1] for k in deps)
+            aggregates.append((namer.name(agg_alias, quoted=False) if agg_alias else "", deps))
         for field in fields:
-            if isinstance(field, exp.In):
-                for source_kind in self.expression_deps(field.this, scope, {}, None).items():
-                    _merge(aggregated, {source_kind[0]: EXPRESSION})
+            # The FOR column decides which output column a row lands in: a condition.
+            found = self.expression_deps(field.this, scope, {}, None)
+            rel.conditions.update(found)
+            consumed.add(name_of(field.this))
+        self._passthrough(source, consumed, rel)
         for column in pivot.args.get("columns") or []:
-            rel.add(
-                column.this if isinstance(column, exp.Identifier) else column.name, dict(aggregated)
-            )
+            name = column.this if isinstance(column, exp.Identifier) else column.name
+            matching = [d for a, d in aggregates if a and name.endswith(f"_{a}")]
+            deps: Deps = {}
+            for agg_deps in matching or [d for _, d in aggregates]:
+                _merge(deps, agg_deps)
+            rel.add(name, deps)
         return rel
+
+    @staticmethod
+    def _passthrough(source: Relation, consumed: set[str], rel: Relation) -> None:
+        for name, deps in zip(source.names, source.deps, strict=False):
+            if name not in consumed:
+                rel.add(name, deps)
 
     def _table(self, table: exp.Table, ctes: dict[str, Relation]) -> tuple[str, Relation | None]:
         namer = self.namer
@@ -207,7 +242,7 @@ class ColumnWalker:
         alias = self.namer.ident(alias_node.this) if alias_node and alias_node.this else ""
         if isinstance(node, exp.Subquery):
             rel = self.query(node.this, ctes, scope if node.args.get("lateral") else None)
-            return alias, _renamed(rel, alias_node, self.namer)
+            return self._pivots(node, alias, _renamed(rel, alias_node, self.namer))
         if isinstance(node, (exp.Unnest, exp.Lateral, exp.TableFromRows, exp.Func)):
             inner = node.this if isinstance(node, exp.Lateral) else node
             if isinstance(inner, _QUERY):
