@@ -1,8 +1,9 @@
 """`lineage-dagster ingest` as a real process (so the multiprocess executor runs for real) on a
 temporary Dagster instance and the real Neo4j: a corpus of three partitions with one broken
 file, the graph, the printed summary and exit codes; an unchanged re-run that loads nothing;
-the parallel and parse_cache flags switched off; and two ingests of different partitions
-started at the same time, which must both succeed without duplicating any node or edge."""
+the parallel and parse_cache flags switched off; a run that fails (exit code 3); and two ingests
+of different partitions started at the same time, which must both succeed without duplicating
+any node or edge."""
 
 import json
 import re
@@ -235,3 +236,18 @@ def test_two_concurrent_ingests_of_different_partitions(sql_root, env, empty_gra
         "mart.books",
         *(f"{p}.m{i:02d}" for p in ("risk", "finance") for i in range(12)),
     }
+
+
+def test_a_failed_run_exits_3_and_names_the_failed_step(sql_root, env, empty_graph, instance):
+    corpus = write_corpus(sql_root, {"risk/exposure.sql": CORPUS["risk/exposure.sql"]})
+    # A user the server does not know (not the real one, which repeated failures would lock).
+    bad = {**env, "NEO4J_USER": "nobody", "NEO4J_PASSWORD": "wrong"}
+    result = run_cli(["ingest", str(corpus), "--flag", "parallel=off"], bad, timeout=TIMEOUT)
+    assert result.returncode == 3, result.stdout + result.stderr[-3000:]
+    row = summary_rows(result.stdout)["risk"]
+    assert (row["STATUS"], row["LOADED"]) == ("FAILURE", "-")
+    failed_runs = result.stdout.split("Failed runs (1):\n")[1]
+    assert f"risk ({row['RUN ID']}):" in failed_runs
+    assert "plan_sql_files: " in failed_runs and "AuthError" in failed_runs
+    assert instance.get_run_by_id(row["RUN ID"]).status == dg.DagsterRunStatus.FAILURE
+    assert table_names(empty_graph) == set()
