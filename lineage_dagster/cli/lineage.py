@@ -52,6 +52,10 @@ def read_lineage(
         max_transaction_retry_seconds=5.0,
     )
     try:
+        driver = resource.driver
+    except (neo4j.exceptions.ConfigurationError, ValueError, ImportError) as exc:
+        raise UsageExit(f"{ENV_NEO4J_URI}={uri!r} cannot be used: {exc}") from None
+    try:
         with resource.get_session() as session:
             if column is None:
                 return get_table_lineage(session, name, direction=direction, max_depth=max_depth)
@@ -63,7 +67,7 @@ def read_lineage(
     except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.AuthError, OSError) as exc:
         raise Neo4jUnavailable(f"Cannot read the lineage graph at {uri}: {exc}") from None
     finally:
-        resource.driver.close()
+        driver.close()
 
 
 def render_lineage(lineage: Lineage) -> str:

@@ -179,6 +179,12 @@ def test_lineage_needs_neo4j_uri(env):
     assert "NEO4J_URI is not set" in result.output
 
 
+def test_lineage_rejects_a_uri_without_a_bolt_scheme(env):
+    result = invoke(["lineage", "upstream", "risk.exposure"], {**env, "NEO4J_URI": "db:7687"})
+    assert result.exit_code == 2
+    assert "NEO4J_URI='db:7687' cannot be used: URI scheme 'db' is not supported" in result.output
+
+
 def test_lineage_reports_an_unreachable_neo4j_with_exit_3(env):
     result = invoke(["lineage", "downstream", "risk.exposure"], env)
     assert result.exit_code == 3
