@@ -1,8 +1,8 @@
 """``lineage-dagster lineage``: what feeds a table or column, and what it feeds, from Neo4j.
 
 Exit codes: 0 with an answer (possibly empty), 1 when the table or column is not in the graph
-(close matches are suggested), 2 for usage errors (bad options, NEO4J_URI unset), 3 when Neo4j
-cannot be reached or refuses the credentials.
+(close matches are suggested), 2 for usage errors (bad options, NEO4J_URI unset or unusable),
+3 when Neo4j cannot be reached or refuses the credentials.
 """
 
 import json
@@ -145,7 +145,7 @@ def lineage_command() -> None:
     Exit codes:
       0  answered (possibly with no tables)
       1  unknown table or column; close matches are suggested
-      2  usage error, or NEO4J_URI unset
+      2  usage error, or NEO4J_URI unset or unusable
       3  Neo4j unreachable or credentials refused
     """
 
