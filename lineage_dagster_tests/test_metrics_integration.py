@@ -92,11 +92,20 @@ def push_requests(gateway: Pushgateway) -> float:
     return total
 
 
+def wait_for(prometheus: Prometheus, promql: str) -> None:
+    """Poll until the query returns a result (Prometheus scrapes the gateway every second)."""
+    deadline = time.monotonic() + POLL_SECONDS
+    while not prometheus.query(promql):
+        assert time.monotonic() < deadline, f"Prometheus never answered {promql}"
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def metric_runs(tmp_path_factory, neo4j_env, neo4j_driver, pushgateway, prometheus):
     """A cold then a warm (full refresh, all cached) run of metrics_a, and one of metrics_b.
 
-    Prometheus is already scraping, so it sees the counters grow between the runs.
+    Prometheus scrapes the gateway before the first run and has seen the cold run's values
+    before the warm one starts, so it sees the counters grow between the runs.
     """
     neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
     pushgateway.wipe()
@@ -104,11 +113,13 @@ def metric_runs(tmp_path_factory, neo4j_env, neo4j_driver, pushgateway, promethe
     root = write_corpus(tmp_path_factory.mktemp("sql"))
     cache = home / "cache.sqlite"
     on = {"metrics": True}
+    wait_for(prometheus, 'up{job="pushgateway"} == 1')
     with dg.instance_for_test(temp_dir=str(home)) as instance:
         cold = ingest(
             instance, root, "metrics_a", flags=on, cache_path=cache, metrics_gateway=pushgateway.url
         )
         after_cold = pushgateway.metrics_text()
+        wait_for(prometheus, 'sum(lineage_files_processed_total{partition="metrics_a"}) == 4')
         warm = ingest(
             instance,
             root,
