@@ -15,6 +15,7 @@ import pytest
 
 import neo4j
 from lineage_dagster.local_neo4j import LocalNeo4j, find_free_port
+from lineage_dagster_tests.graph_helpers import wipe_graph
 from lineage_dagster_tests.services import Prometheus, Pushgateway, run_prometheus, run_pushgateway
 
 
@@ -75,7 +76,7 @@ def neo4j_driver(neo4j_server: Neo4jServer) -> Iterator[neo4j.Driver]:
 @pytest.fixture
 def empty_graph(neo4j_driver: neo4j.Driver) -> neo4j.Driver:
     """The driver, on a graph wiped before the test."""
-    neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
+    wipe_graph(neo4j_driver)
     return neo4j_driver
 
 

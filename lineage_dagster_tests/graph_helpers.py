@@ -3,6 +3,15 @@
 import neo4j
 
 
+def wipe_graph(driver: neo4j.Driver) -> None:
+    """Delete every node, in batches: one transaction for a large graph exceeds Neo4j's
+    transaction memory limit."""
+    with driver.session() as session:
+        session.run(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
+
+
 def table_names(driver: neo4j.Driver) -> set[str]:
     records, _, _ = driver.execute_query("MATCH (t:Table) RETURN t.name AS name")
     return {record["name"] for record in records}

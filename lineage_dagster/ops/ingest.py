@@ -17,7 +17,7 @@ from lineage_dagster.resources.neo4j_resource import NEO4J_RETRY_POLICY
     out={
         "batches": dg.DynamicOut(ParseBatch, description="Files for one parse step."),
         "deleted": dg.Out(list[str], description="Files whose lineage is removed."),
-    }
+    },
 )
 def plan_sql_files(
     context: dg.OpExecutionContext,

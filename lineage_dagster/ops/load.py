@@ -36,19 +36,23 @@ def load_lineage(
         # The plain path: one file per transaction and one query per node or relationship.
         files_per_tx, rows_per_query = 1, 1
     items: list[FileLineage | FailedFile] = sorted([*lineage, *failed], key=_path)
-    groups = [items[i : i + files_per_tx] for i in range(0, len(items), files_per_tx)] or [[]]
+    # Bounded groups keep each transaction within Neo4j's transaction memory limit; deleted
+    # files travel in groups of their own.
+    groups: list[tuple[list[FileLineage | FailedFile], list[str]]] = [
+        (items[i : i + files_per_tx], []) for i in range(0, len(items), files_per_tx)
+    ] + [([], deleted[i : i + files_per_tx]) for i in range(0, len(deleted), files_per_tx)]
     totals = dict.fromkeys(
         ("files_loaded", "files_deleted", "statements", "relationships", "transactions"), 0
     )
     write_seconds: list[float] = []
     with neo4j.get_session() as session:
-        for number, group in enumerate(groups):
+        for group, deleted_group in groups:
             started = time.perf_counter()
             summary = sync_files(
                 session,
                 [item for item in group if isinstance(item, FileLineage)],
                 failed=[item for item in group if isinstance(item, FailedFile)],
-                deleted_paths=deleted if number == 0 else (),
+                deleted_paths=deleted_group,
                 extractor_version=EXTRACTOR_VERSION,
                 batch_size=config.batch_size,
                 rows_per_query=rows_per_query,

@@ -11,7 +11,7 @@ import pytest
 
 from lineage_dagster.files import list_partitions
 from lineage_dagster_tests.benchmarks.corpus import write_corpus
-from lineage_dagster_tests.graph_helpers import count, graph_snapshot
+from lineage_dagster_tests.graph_helpers import count, graph_snapshot, wipe_graph
 from lineage_dagster_tests.ingest_helpers import ingest
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.integration]
@@ -35,7 +35,7 @@ def test_ingest_cold_and_warm_all_flags_on_vs_off(tmp_path: Path, neo4j_env, neo
         for name, (flags, parallel) in CONFIGS.items():
             cache = tmp_path / f"cache-{name.replace(' ', '_')}.sqlite"
             for phase in ("cold", "warm"):
-                neo4j_driver.execute_query("MATCH (n) DETACH DELETE n")
+                wipe_graph(neo4j_driver)
                 started = time.perf_counter()
                 for partition in partitions:
                     run = ingest(
