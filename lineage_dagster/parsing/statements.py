@@ -62,6 +62,7 @@ _TRANSACTION = frozenset({"TRAN", "TRANSACTION", "WORK", "DISTRIBUTED"})
 _SET_OPERATORS = frozenset({"UNION", "INTERSECT", "EXCEPT", "MINUS", "ALL", "DISTINCT"})
 _ROUTINES = frozenset({"PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "PACKAGE", "BODY"})
 _GO = "GO"
+_GO_LINE = re.compile(r"^[ \t]*GO\b", re.MULTILINE | re.IGNORECASE)
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _GO_TYPES = frozenset({TokenType.COMMAND, TokenType.VAR, TokenType.STRING})
 
@@ -75,6 +76,8 @@ class ParsedStatement:
     error: StatementError | None = None
     start: int = 0
     """Offset of the statement's first character in the text."""
+    end: int = 0
+    """Offset just past its last token (0 when unknown)."""
 
 
 def parse_statements(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
@@ -101,8 +104,44 @@ def parse_statements(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
         yield ParsedStatement(1, None, StatementError("input nested too deeply to tokenize", 1, 1))
         return
     parser = dialect.parser()
+    if not _GO_LINE.search(sql):
+        fast = _parse_whole(tokens, sql, parser)
+        if fast is not None:
+            for expression, chunk in fast:
+                if isinstance(expression, exp.Command) or _keyword(chunk[0]) in _CONTROL_START:
+                    # Procedures, control flow, opaque commands: the careful path.
+                    yield from _parse_chunk(chunk, sql, dialect, parser)
+                else:
+                    yield ParsedStatement(
+                        chunk[0].line, expression, start=chunk[0].start, end=chunk[-1].end + 1
+                    )
+            return
     for chunk in split_tokens(tokens):
         yield from _parse_chunk(chunk, sql, dialect, parser)
+
+
+def _parse_whole(
+    tokens: list[Token], sql: str, parser: Parser
+) -> list[tuple[exp.Expr, list[Token]]] | None:
+    """Parse all statements in one call to sqlglot, or ``None`` if any of them fails.
+
+    sqlglot splits the tokens at semicolons in compiled code, which is faster than splitting
+    them here; when a statement fails, the caller parses statement by statement instead, so
+    that the error stays with that statement. This holds the trees of one file at once, never
+    more (large files take the piece-by-piece path).
+    """
+    try:
+        expressions = parser.parse(tokens, sql)
+    except (ParseError, RecursionError):
+        return None
+    chunks = parser._chunks
+    if len(chunks) != len(expressions):
+        return None
+    return [
+        (expression, chunk)
+        for expression, chunk in zip(expressions, chunks, strict=True)
+        if expression is not None and chunk and chunk[0].token_type != TokenType.SEMICOLON
+    ]
 
 
 def split_tokens(tokens: list[Token]) -> list[list[Token]]:
@@ -180,7 +219,7 @@ def _parse_chunk(
     except ParseError as exc:
         insert_exec = _insert_exec(chunk, parser)
         if insert_exec is not None:
-            yield ParsedStatement(line, insert_exec, start=chunk[0].start)
+            yield ParsedStatement(line, insert_exec, start=chunk[0].start, end=chunk[-1].end + 1)
             return
         pieces = split_at_keywords(chunk)
         if len(pieces) > 1 or (pieces and len(pieces[0]) != len(chunk)):
@@ -200,7 +239,7 @@ def _parse_chunk(
         # MySQL ``REPLACE INTO`` / ``UPSERT INTO`` write like an INSERT.
         replaced = _parse_as_insert(chunk, sql, dialect, parser)
         if replaced is not None:
-            yield ParsedStatement(line, replaced, start=chunk[0].start)
+            yield ParsedStatement(line, replaced, start=chunk[0].start, end=chunk[-1].end + 1)
             return
     if isinstance(expression, exp.Command) and _keyword(chunk[0]) not in _OPAQUE_COMMANDS:
         # sqlglot keeps what it cannot parse (procedures, control flow) as an opaque
@@ -211,7 +250,7 @@ def _parse_chunk(
         ):
             yield from _parse_split(pieces, sql, parser)
             return
-    yield ParsedStatement(line, expression, start=chunk[0].start)
+    yield ParsedStatement(line, expression, start=chunk[0].start, end=chunk[-1].end + 1)
 
 
 def _parse_raw(text: str, line: int, dialect: Dialect, parser: Parser) -> Iterator[ParsedStatement]:
@@ -224,7 +263,9 @@ def _parse_raw(text: str, line: int, dialect: Dialect, parser: Parser) -> Iterat
     for token in tokens:
         token.line += line - 1
     for chunk in split_tokens(tokens):
-        yield from _parse_chunk(chunk, text, dialect, parser)
+        for parsed in _parse_chunk(chunk, text, dialect, parser):
+            # Offsets are relative to ``text``, not to the file: drop them.
+            yield ParsedStatement(parsed.line, parsed.expression, parsed.error)
 
 
 def _parse_as_insert(
@@ -284,7 +325,7 @@ def _parse_split(pieces: list[list[Token]], sql: str, parser: Parser) -> Iterato
             )
             continue
         if expression is not None:
-            yield ParsedStatement(line, expression, start=piece[0].start)
+            yield ParsedStatement(line, expression, start=piece[0].start, end=piece[-1].end + 1)
 
 
 def _starter(piece: list[Token]) -> str:
