@@ -81,10 +81,11 @@ class ParsedStatement:
 
 
 def parse_statements(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
-    """Parse ``sql`` statement by statement, yielding each tree as soon as it is built.
+    """Parse ``sql`` into statements, yielding each tree with its position.
 
-    Trees are yielded one at a time so a caller that extracts and drops them never holds more
-    than one statement's tree.
+    A caller that extracts and drops each tree holds at most one file's trees (those of a file
+    whose statements all parse are built in one call), and one statement's tree for files
+    over ``STREAM_THRESHOLD``, which are tokenized and parsed piece by piece.
 
     >>> from sqlglot.dialects.dialect import Dialect
     >>> sql = "SELECT a FROM t;\\nSELECT FROM (;\\nGO\\nSELECT b FROM u"
@@ -107,7 +108,10 @@ def parse_statements(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
     if not _GO_LINE.search(sql):
         fast = _parse_whole(tokens, sql, parser)
         if fast is not None:
-            for expression, chunk in fast:
+            fast.reverse()
+            while fast:
+                # Pop, so each tree is freed once its lineage has been extracted.
+                expression, chunk = fast.pop()
                 if isinstance(expression, exp.Command) or _keyword(chunk[0]) in _CONTROL_START:
                     # Procedures, control flow, opaque commands: the careful path.
                     yield from _parse_chunk(chunk, sql, dialect, parser)
