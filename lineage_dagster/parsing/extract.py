@@ -341,7 +341,26 @@ def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int
         return nested or [(line, expression)]
     if isinstance(expression, (exp.Block, exp.IfBlock, exp.WhileBlock)):
         return _nested_statements(expression, line)
+    if isinstance(expression, exp.Command) and str(expression.this).upper() in ("EXECUTE", "EXEC"):
+        # ``EXECUTE IMMEDIATE $$ ... $$`` / ``'...'`` (Snowflake, Oracle, BigQuery): a script.
+        body = expression.expression
+        text = body if isinstance(body, str) else body.name if body is not None else ""
+        match = _IMMEDIATE.match(text)
+        if match:
+            inner = match.group("dollar") or (match.group("quoted") or "").replace("''", "'")
+            nested = [
+                (line + p.line - 1, p.expression)
+                for p in parse_statements(inner, dialect)
+                if p.expression is not None
+            ]
+            if nested:
+                return nested
     return [(line, expression)]
+
+
+_IMMEDIATE = re.compile(
+    r"\s*IMMEDIATE\s+(?:\$\$(?P<dollar>.*)\$\$|'(?P<quoted>(?:[^']|'')*)')", re.I | re.S
+)
 
 
 _STATEMENTS = (
@@ -596,7 +615,7 @@ def _resolve_temp(fqn: str, script: _Script) -> set[str] | tuple[str, ...]:
     upstream = script.temp_tables.get(fqn)
     if upstream is not None:
         return upstream
-    if fqn.startswith(("#", "@")):
+    if script.namer.is_temp_name(fqn):
         return ()
     return (fqn,)
 
@@ -631,8 +650,8 @@ def _target_table(node: exp.Expr | None) -> exp.Table | None:
     return node if isinstance(node, exp.Table) else None
 
 
-def _is_temp_create(create: exp.Create, fqn: str) -> bool:
-    if fqn.startswith(("#", "@")):
+def _is_temp_create(create: exp.Create, fqn: str, script: _Script) -> bool:
+    if script.namer.is_temp_name(fqn):
         return True
     props = create.args.get("properties")
     if props is not None:
@@ -739,7 +758,7 @@ def _handle_query(expression: exp.Expr, result: _Result, script: _Script, line: 
     if fqn is None:
         result.sources |= sources
         return
-    temp = bool(into.args.get("temporary")) or fqn.startswith(("#", "@"))
+    temp = bool(into.args.get("temporary")) or script.namer.is_temp_name(fqn)
     temp = temp or _script_temp(fqn, line, script)
     rel = None
     if script.columns:
@@ -790,7 +809,7 @@ def _handle_insert(expression: exp.Insert, result: _Result, script: _Script, lin
             ctes = walker.ctes(with_, ctes, None)
         if query is not None:
             rel = walker.query(query, ctes)
-    temp = target.startswith(("#", "@")) or target in script.temp_tables
+    temp = script.namer.is_temp_name(target) or target in script.temp_tables
     _write(result, script, target, temp, rel, columns, sources, replace=False)
 
 
@@ -848,7 +867,7 @@ def _handle_multi_insert(
                     rel.add(f"_col_{j}", dict(deps or {}))
             elif query is not None:
                 rel = walker.query(query, {})
-        temp = target.startswith(("#", "@")) or target in script.temp_tables
+        temp = script.namer.is_temp_name(target) or target in script.temp_tables
         _write(result, script, target, temp, rel, columns, sources, replace=False)
 
 
@@ -863,7 +882,9 @@ def _handle_create(expression: exp.Create, result: _Result, script: _Script, lin
     exclude = {id(table)}
     sources = _source_tables(expression, script, exclude)
     # Temporary views (Spark, Postgres) are session-scoped like temporary tables.
-    temp = _is_temp_create(expression, fqn) or (kind == "TABLE" and _script_temp(fqn, line, script))
+    temp = _is_temp_create(expression, fqn, script) or (
+        kind == "TABLE" and _script_temp(fqn, line, script)
+    )
     schema_node = expression.this if isinstance(expression.this, exp.Schema) else None
     columns = None
     if schema_node is not None and script.columns:
@@ -934,7 +955,7 @@ def _handle_update(expression: exp.Update, result: _Result, script: _Script, lin
         return
     sources = _source_tables(expression, script, {id(table)})
     sources.discard(target)
-    temp = target.startswith(("#", "@")) or target in script.temp_tables
+    temp = script.namer.is_temp_name(target) or target in script.temp_tables
     if temp:
         result.sources |= sources
         script.temp_tables[target] = script.temp_tables.get(target, set()) | sources
@@ -1022,7 +1043,7 @@ def _handle_delete(expression: exp.Delete, result: _Result, script: _Script, lin
     result.sources |= sources
     # Deleting rows moves no data: the table is a target only when other tables decide
     # which rows go (USING, subqueries).
-    if sources and not (target.startswith(("#", "@")) or target in script.temp_tables):
+    if sources and not (script.namer.is_temp_name(target) or target in script.temp_tables):
         result.targets.append(target)
 
 
@@ -1036,7 +1057,7 @@ def _handle_merge(expression: exp.Merge, result: _Result, script: _Script, line:
         return
     sources = _source_tables(expression, script, {id(table)})
     sources.discard(target)
-    temp = target.startswith(("#", "@")) or target in script.temp_tables
+    temp = script.namer.is_temp_name(target) or target in script.temp_tables
     if temp:
         script.temp_tables[target] = script.temp_tables.get(target, set()) | sources
     else:
@@ -1140,7 +1161,7 @@ def _handle_alter(expression: exp.Alter, result: _Result, script: _Script, line:
             new = namer.table(new_table)
             if new is None:
                 continue
-            if not new_table.args.get("db") and "." in old and not new.startswith(("#", "@")):
+            if not new_table.args.get("db") and "." in old and not script.namer.is_temp_name(new):
                 # ``ALTER TABLE db.a RENAME TO b`` keeps the schema of the old name.
                 new = f"{old.rsplit('.', 1)[0]}.{new.rsplit('.', 1)[-1]}"
             if old in script.temp_tables:

@@ -56,6 +56,7 @@ class Namer:
         self.dialect = dialect
         self.strategy = _STRATEGIES.get(dialect.normalization_strategy, _LOWER)
         self.tables_keep_case = type(dialect).__name__ == "BigQuery"
+        self.table_variables = type(dialect).__name__ in ("TSQL", "Fabric")
         self.default: tuple[str, ...] = ()
         self.catalog_only: str | None = None  # a default catalog without a default schema
         if default_schema:
@@ -83,6 +84,13 @@ class Namer:
         if self.catalog_only:
             return self.catalog_only
         return self.default[0] if len(self.default) == 2 else None
+
+    def is_temp_name(self, name: str) -> bool:
+        """``#t``/``##t`` temporary tables, and ``@t`` table variables in T-SQL.
+
+        Elsewhere ``@`` starts a stage (Snowflake), which is a real place, not a temp table.
+        """
+        return name.startswith("#") or (name.startswith("@") and self.table_variables)
 
     def name(self, text: str, *, quoted: bool) -> str:
         """Normalise one identifier's text."""

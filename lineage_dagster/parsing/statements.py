@@ -221,9 +221,9 @@ def _parse_chunk(
     try:
         expression = parser.parse(chunk, sql)[0]
     except ParseError as exc:
-        insert_exec = _insert_exec(chunk, parser)
-        if insert_exec is not None:
-            yield ParsedStatement(line, insert_exec, start=chunk[0].start, end=chunk[-1].end + 1)
+        recovered = _insert_exec(chunk, parser) or _recover_create(chunk, sql, parser)
+        if recovered is not None:
+            yield ParsedStatement(line, recovered, start=chunk[0].start, end=chunk[-1].end + 1)
             return
         pieces = split_at_keywords(chunk)
         if len(pieces) > 1 or (pieces and len(pieces[0]) != len(chunk)):
@@ -244,6 +244,11 @@ def _parse_chunk(
         replaced = _parse_as_insert(chunk, sql, dialect, parser)
         if replaced is not None:
             yield ParsedStatement(line, replaced, start=chunk[0].start, end=chunk[-1].end + 1)
+            return
+    if isinstance(expression, exp.Command) and _keyword(chunk[0]) == "CREATE":
+        recovered = _recover_create(chunk, sql, parser)
+        if recovered is not None:
+            yield ParsedStatement(line, recovered, start=chunk[0].start, end=chunk[-1].end + 1)
             return
     if isinstance(expression, exp.Command) and _keyword(chunk[0]) not in _OPAQUE_COMMANDS:
         # sqlglot keeps what it cannot parse (procedures, control flow) as an opaque
@@ -286,6 +291,68 @@ def _parse_as_insert(
         return parser.parse(dialect.tokenize(padded), padded)[0]
     except (ParseError, TokenError, RecursionError):
         return None
+
+
+_CREATE_MODIFIERS = frozenset(
+    {"OR", "REPLACE", "GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "VOLATILE", "TRANSIENT",
+     "MATERIALIZED", "SECURE", "MULTISET", "SET", "UNLOGGED", "EXTERNAL", "RECURSIVE"}
+)  # fmt: skip
+
+
+def _recover_create(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | None:
+    """``CREATE [modifiers] TABLE|VIEW name <options sqlglot does not know> AS <query>``.
+
+    Engines add storage clauses (Oracle ``PARALLEL``, ``TABLESPACE``, Teradata options...)
+    that sqlglot may not parse; the lineage only needs the name and the query.
+    """
+    words = [_keyword(token) for token in chunk]
+    if not words or words[0] != "CREATE":
+        return None
+    i = 1
+    temporary = False
+    while i < len(words) and words[i] in _CREATE_MODIFIERS:
+        temporary = temporary or words[i] in ("TEMP", "TEMPORARY", "VOLATILE")
+        i += 1
+    if i >= len(words) or words[i] not in ("TABLE", "VIEW"):
+        return None
+    kind = words[i]
+    i += 1
+    if words[i : i + 3] == ["IF", "NOT", "EXISTS"]:
+        i += 3
+    name_start = i
+    # A dotted name: part (. part)*; any token can be a part after a dot.
+    if i >= len(chunk) or chunk[i].token_type in _OPEN:
+        return None
+    i += 1
+    while i + 1 < len(chunk) and chunk[i].token_type == TokenType.DOT:
+        i += 2
+    depth = 0
+    query_at = None
+    for j in range(i, len(chunk)):
+        token_type = chunk[j].token_type
+        if token_type in _OPEN:
+            depth += 1
+        elif token_type in _CLOSE:
+            depth -= 1
+        elif (
+            not depth
+            and words[j] == "AS"
+            and j + 1 < len(chunk)
+            and (words[j + 1] in ("SELECT", "WITH") or chunk[j + 1].token_type == TokenType.L_PAREN)
+        ):
+            query_at = j + 1
+            break
+    if query_at is None:
+        return None
+    try:
+        table = parser.parse_into(exp.Table, chunk[name_start:i], sql)[0]
+        query = parser.parse(chunk[query_at:], sql)[0]
+    except (ParseError, RecursionError):
+        return None
+    if not isinstance(table, exp.Table) or not isinstance(query, exp.Query):
+        return None
+    properties = exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary else None
+    return exp.Create(this=table, kind=kind, expression=query, properties=properties)
 
 
 def _insert_exec(chunk: list[Token], parser: Parser) -> exp.Expr | None:
@@ -517,6 +584,7 @@ def _is_routine(tokens: list[Token], i: int) -> bool:
     return False
 
 
+_CLASS_REPR = re.compile(r"<class '(?:\w+\.)*(\w+)'>")
 _TOKEN_REPR = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+.*?>")
 
 
@@ -536,6 +604,7 @@ def _parse_error(exc: ParseError, tokens: list[Token]) -> StatementError:
             # sqlglot reports the column where the offending token ends.
             col = max(col - len(highlight) + 1, 1)
         description = _TOKEN_REPR.sub(_token_text, first.get("description") or "invalid SQL")
+        description = _CLASS_REPR.sub(r"\1", description)
         where = f" near {highlight!r}" if highlight else ""
         return StatementError(f"{description}{where}", line or tokens[0].line, col)
     message = str(exc).split("\n", 1)[0]
