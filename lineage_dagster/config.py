@@ -1,40 +1,9 @@
-import os
 from collections.abc import Mapping
 
 import dagster as dg
 from pydantic import Field
 
-FLAG_ENV_VARS: dict[str, str] = {
-    "parse_cache": "FEATURE_PARSE_CACHE",
-    "batching": "FEATURE_BATCHING",
-    "neo4j_batch": "FEATURE_NEO4J_BATCH",
-    "parallel": "FEATURE_PARALLEL",
-    "metrics": "FEATURE_METRICS",
-}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def parse_flag(value: str, *, name: str) -> bool:
-    """Read an on/off flag value (``true/false``, ``on/off``, ``1/0``, ``yes/no``)."""
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError(f"{name}={value!r} is not a flag value: use true/false, on/off, 1/0 or yes/no")
-
-
-def flag_defaults(environ: Mapping[str, str] = os.environ) -> dict[str, tuple[bool, str]]:
-    """Each flag's default and where it came from: the built-in default, or its variable."""
-    effective = {}
-    for name, variable in FLAG_ENV_VARS.items():
-        if environ.get(variable, "").strip():
-            effective[name] = (parse_flag(environ[variable], name=variable), variable)
-        else:
-            effective[name] = (True, "default")
-    return effective
-
+from lineage_dagster.flags import flag_defaults
 
 # Read once when the code location loads: the FEATURE_* variables become the flags' defaults,
 # shown in the launchpad and kept for every flag a run's config does not set.

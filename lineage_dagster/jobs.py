@@ -4,7 +4,7 @@ from typing import Any
 
 import dagster as dg
 
-from lineage_dagster.config import flag_defaults
+from lineage_dagster.flags import flag_defaults
 from lineage_dagster.ops.ingest import plan_sql_files
 from lineage_dagster.ops.load import load_lineage
 from lineage_dagster.ops.parse import parse_sql_batch

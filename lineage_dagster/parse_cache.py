@@ -23,6 +23,8 @@ from lineage_dagster.parsing.models import (
     StatementLineage,
 )
 
+CACHE_FILE = Path("lineage") / "parse_cache.sqlite"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lineage (
     key TEXT PRIMARY KEY,
@@ -39,6 +41,11 @@ class CacheStats:
     path: str
     entries: int
     bytes: int
+
+
+def default_cache_path(dagster_home: Path) -> Path:
+    """Where the parse cache lives for a Dagster instance whose root is ``dagster_home``."""
+    return dagster_home / CACHE_FILE
 
 
 def cache_key(sha256: str, dialect: str | None, extractor_version: str, options: str = "") -> str:

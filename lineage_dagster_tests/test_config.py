@@ -2,7 +2,8 @@
 
 import pytest
 
-from lineage_dagster.config import FeatureFlags, flag_defaults, parse_flag
+from lineage_dagster.config import FeatureFlags
+from lineage_dagster.flags import flag_defaults, parse_flag
 
 
 def test_all_flags_default_on():

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from lineage_dagster.cli.flags import UsageExit, format_table
-from lineage_dagster.parse_cache import CacheStats, ParseCache
-from lineage_dagster.resources.sql_parser_resource import default_cache_path
+from lineage_dagster.cli.output import UsageExit, format_table
+from lineage_dagster.parse_cache import CacheStats, ParseCache, default_cache_path
 
 _PATH_OPTION = click.option(
     "--path",

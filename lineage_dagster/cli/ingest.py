@@ -4,6 +4,8 @@ The runs go through the Dagster instance of DAGSTER_HOME (so they show in its UI
 job, executor and resources as runs launched by the sensor or the launchpad.
 """
 
+from __future__ import annotations
+
 import fcntl
 import json
 import os
@@ -11,18 +13,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import dagster as dg
 
-from lineage_dagster.cli.flags import (
-    UsageExit,
-    effective_flags,
-    format_table,
-    load_config,
-    on_off,
-)
+from lineage_dagster.cli.flags import effective_flags
+from lineage_dagster.cli.output import UsageExit, format_table, on_off
 from lineage_dagster.constants import (
     ENV_NEO4J_PASSWORD,
     ENV_NEO4J_URI,
@@ -30,6 +26,10 @@ from lineage_dagster.constants import (
     SOURCE_PARTITIONS_NAME,
 )
 from lineage_dagster.files import is_valid_partition_key, list_partitions
+from lineage_dagster.flags import EXECUTOR_FLAG, FLAG_ENV_VARS, parse_flag
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 EXIT_OK = 0
 EXIT_FILES_FAILED = 1
@@ -70,14 +70,13 @@ def build_run_config(
     log_level: str = "WARNING",
 ) -> dict[str, Any]:
     """Run config of one ingest run: SQL root, every flag, executor chosen by ``parallel``."""
-    # Imported late: importing the job reads the FEATURE_* variables and raises on a bad value,
-    # which must not break the other commands (`flags` reports such values itself).
+    # Imported late, as is Dagster itself, so the other commands start fast.
     from lineage_dagster.jobs import execution_config
 
     # A run's resource config replaces the resource's whole config: set every flag.
-    resource_flags = load_config().FeatureFlags.model_fields
+    resource_flags = [name for name in FLAG_ENV_VARS if name != EXECUTOR_FLAG]
     return {
-        "execution": execution_config(parallel=flags["parallel"], max_concurrent=max_concurrent),
+        "execution": execution_config(parallel=flags[EXECUTOR_FLAG], max_concurrent=max_concurrent),
         "resources": {
             "sql_source": {"config": {"root": str(root)}},
             "feature_flags": {"config": {name: flags[name] for name in resource_flags}},
@@ -91,7 +90,8 @@ def run_partition(
     instance: dg.DagsterInstance, partition: str, run_config: Mapping[str, Any]
 ) -> PartitionRun:
     """Run the ingest job for one partition on ``instance`` and summarise the run."""
-    # Imported late, like the job in build_run_config.
+    import dagster as dg
+
     from lineage_dagster.definitions import resolved_ingest_job
 
     with dg.execute_job(
@@ -141,6 +141,8 @@ def open_instance(home: Path, partitions: Sequence[str]) -> Iterator[dg.DagsterI
     that at once both stamp the schema version and leave the instance unusable ("more than one
     head"). An exclusive lock on a file in ``home`` makes concurrent commands take turns.
     """
+    import dagster as dg
+
     # Step processes find the instance (and the parse cache under it) through this variable.
     os.environ["DAGSTER_HOME"] = str(home)
     with open(home / INSTANCE_LOCK_FILE, "a") as lock:
@@ -176,20 +178,18 @@ def exit_code(runs: Sequence[PartitionRun]) -> int:
 def _parse_flag_option(
     ctx: click.Context, param: click.Parameter, values: Sequence[str]
 ) -> dict[str, bool]:
-    config = load_config()
     overrides = {}
     for item in values:
         name, sep, value = item.partition("=")
         name = name.strip()
-        if not sep or name not in config.FLAG_ENV_VARS:
+        if not sep or name not in FLAG_ENV_VARS:
             raise click.BadParameter(
-                f"{item!r}: expected NAME=on|off with NAME one of "
-                + ", ".join(config.FLAG_ENV_VARS),
+                f"{item!r}: expected NAME=on|off with NAME one of " + ", ".join(FLAG_ENV_VARS),
                 ctx=ctx,
                 param=param,
             )
         try:
-            overrides[name] = config.parse_flag(value, name=name)
+            overrides[name] = parse_flag(value, name=name)
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
     return overrides
@@ -346,6 +346,8 @@ def ingest_command(
         max_concurrent=max_concurrent,
         log_level=log_level.upper(),
     )
+    from dagster import DagsterInvalidConfigError
+
     runs = []
     with open_instance(dagster_home, selected) as instance:
         summary = ", ".join(f"{name}={on_off(value)}" for name, value in values.items())
@@ -354,7 +356,7 @@ def ingest_command(
             click.echo(f"  {partition} ...", err=True)
             try:
                 runs.append(run_partition(instance, partition, run_config))
-            except dg.DagsterInvalidConfigError as exc:
+            except DagsterInvalidConfigError as exc:
                 raise UsageExit(f"Invalid run config: {exc}") from None
     code = exit_code(runs)
     if output_format == "json":

@@ -13,7 +13,7 @@ from dataclasses import asdict
 import click
 
 import neo4j
-from lineage_dagster.cli.flags import UsageExit, format_table
+from lineage_dagster.cli.output import UsageExit, format_table
 from lineage_dagster.constants import ENV_NEO4J_PASSWORD, ENV_NEO4J_URI, ENV_NEO4J_USER
 from lineage_dagster.graph.read import (
     MAX_DEPTH,
@@ -23,7 +23,6 @@ from lineage_dagster.graph.read import (
     get_column_lineage,
     get_table_lineage,
 )
-from lineage_dagster.resources import Neo4jResource
 
 EXIT_UNAVAILABLE = 3
 
@@ -44,19 +43,19 @@ def read_lineage(
             f"{ENV_NEO4J_URI} is not set: export {ENV_NEO4J_URI}, {ENV_NEO4J_USER} and "
             f"{ENV_NEO4J_PASSWORD} with the coordinates of the lineage graph"
         )
-    resource = Neo4jResource(
-        uri=uri,
-        user=os.environ.get(ENV_NEO4J_USER) or "neo4j",
-        password=os.environ.get(ENV_NEO4J_PASSWORD, ""),
-        # A read has nothing to wait for: fail fast when the server is down.
-        max_transaction_retry_seconds=5.0,
-    )
+    password = os.environ.get(ENV_NEO4J_PASSWORD, "")
     try:
-        driver = resource.driver
+        driver = neo4j.GraphDatabase.driver(
+            uri,
+            auth=(os.environ.get(ENV_NEO4J_USER) or "neo4j", password) if password else None,
+            # A read has nothing to wait for: fail fast when the server is down.
+            max_transaction_retry_time=5.0,
+            notifications_min_severity="OFF",
+        )
     except (neo4j.exceptions.ConfigurationError, ValueError, ImportError) as exc:
         raise UsageExit(f"{ENV_NEO4J_URI}={uri!r} cannot be used: {exc}") from None
     try:
-        with resource.get_session() as session:
+        with driver.session() as session:
             if column is None:
                 return get_table_lineage(session, name, direction=direction, max_depth=max_depth)
             return get_column_lineage(

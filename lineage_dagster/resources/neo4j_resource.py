@@ -4,11 +4,11 @@ from contextlib import contextmanager
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+import neo4j
+
 # Steps that talk to Neo4j first exhaust the driver's own transaction retries
 # (max_transaction_retry_seconds), then are retried whole by Dagster with these delays.
 NEO4J_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
-
-import neo4j
 
 
 class Neo4jResource(dg.ConfigurableResource):
@@ -80,10 +80,24 @@ class Neo4jResource(dg.ConfigurableResource):
             auth=(self.user, self.password) if self.password else None,
             max_transaction_retry_time=self.max_transaction_retry_seconds,
             connection_timeout=self.connection_timeout_seconds,
+            # Notices such as "property key does not exist" on an empty graph are noise here.
+            notifications_min_severity="OFF",
         )
 
     @contextmanager
     def get_session(self) -> Iterator[neo4j.Session]:
-        """Yield a session on the configured database."""
-        with self.driver.session(database=self.database) as session:
-            yield session
+        """Yield a session on the configured database.
+
+        Raises:
+            dagster.Failure: The server refused the login; retrying cannot help, so the step
+                fails at once instead of going through its retry policy.
+        """
+        try:
+            with self.driver.session(database=self.database) as session:
+                yield session
+        except neo4j.exceptions.AuthError as exc:
+            raise dg.Failure(
+                description=f"Neo4j at {self.uri} refused the login of user {self.user!r}: "
+                f"{exc.message}. Check NEO4J_USER and NEO4J_PASSWORD.",
+                allow_retries=False,
+            ) from exc

@@ -6,16 +6,9 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from lineage_dagster.files import read_source, sha256_bytes, stat_file
-from lineage_dagster.parse_cache import ParseCache, cache_key
+from lineage_dagster.parse_cache import ParseCache, cache_key, default_cache_path
 from lineage_dagster.parsing import EXTRACTOR_VERSION, extract_file, tune_gc_for_parsing
 from lineage_dagster.parsing.models import FileLineage
-
-CACHE_FILE = Path("lineage") / "parse_cache.sqlite"
-
-
-def default_cache_path(dagster_home: Path) -> Path:
-    """Where the parse cache lives for a Dagster instance whose root is ``dagster_home``."""
-    return dagster_home / CACHE_FILE
 
 
 class SqlParserResource(dg.ConfigurableResource):

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from lineage_dagster.cli import main
 from lineage_dagster.cli.ingest import PartitionRun, build_run_config, exit_code
 from lineage_dagster.cli.lineage import render_lineage
-from lineage_dagster.config import FLAG_ENV_VARS
 from lineage_dagster.definitions import resolved_ingest_job
+from lineage_dagster.flags import FLAG_ENV_VARS
 from lineage_dagster.graph.read import MAX_DEPTH, Lineage, LineageEdge, LineageNode, close_matches
 from lineage_dagster.parse_cache import ParseCache
 from lineage_dagster.parsing.models import FileLineage

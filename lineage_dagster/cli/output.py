@@ -1,0 +1,33 @@
+"""What the commands share: the usage-error exit and terminal tables."""
+
+from collections.abc import Sequence
+
+import click
+
+EXIT_USAGE = 2
+
+
+class UsageExit(click.ClickException):
+    """A configuration mistake the user must fix: prints ``Error: ...`` and exits with 2."""
+
+    exit_code = EXIT_USAGE
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Left-aligned columns separated by two spaces, for terminal output.
+
+    >>> print(format_table(["A", "BB"], [["x", 1], ["yyy", None]]))
+    A    BB
+    x    1
+    yyy  -
+    """
+    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )
+
+
+def on_off(value: bool) -> str:
+    return "on" if value else "off"
