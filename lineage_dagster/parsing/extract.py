@@ -725,14 +725,6 @@ def _map_columns(rel: Relation, target_columns: list[str] | None) -> tuple[list[
     return rel.names, rel.deps
 
 
-def _query_relation(
-    query: exp.Expr | None, script: _Script, ctes: dict[str, Relation] | None = None
-) -> Relation | None:
-    if query is None or not script.columns:
-        return None
-    return _walker(script).query(query, ctes or {})
-
-
 def _handle_query(expression: exp.Expr, result: _Result, script: _Script, line: int) -> None:
     into = expression.args.get("into")
     if into is None and isinstance(expression, exp.SetOperation):
