@@ -24,7 +24,9 @@ from lineage_dagster.parsing import (
     extract_file,
     resolve_dialect,
 )
+from lineage_dagster.parsing.dialects import get_dialect
 from lineage_dagster.parsing.extract import DEFAULT_MAX_BYTES
+from lineage_dagster.parsing.names import Namer, normalize_schema
 
 
 def _dialect_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -128,6 +130,11 @@ def parse_command(
     schema = _read_json(schema_file, "schema")
     if schema is not None and not isinstance(schema, dict):
         raise click.BadParameter("the schema must be a JSON object", param_hint="--schema")
+    try:
+        # Validate before any output: a bad schema or default schema is a usage error.
+        normalize_schema(schema, Namer(get_dialect(None), default_schema))
+    except LineageError as exc:
+        raise click.UsageError(str(exc)) from exc
 
     failed = False
     out = sys.stdout

@@ -133,3 +133,12 @@ def test_registered_on_the_main_group() -> None:
     from lineage_dagster.cli import main
 
     assert main.get_command(None, "parse") is parse_command  # type: ignore[arg-type]
+
+
+def test_bad_schema_and_default_schema_exit_2_before_any_output(tree: Path, tmp_path: Path) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"db.t": 3}))
+    code, output = run(str(tree), "--schema", str(schema))
+    assert code == 2 and not output.startswith("[")
+    code, output = run(str(tree), "--default-schema", "a.b.c")
+    assert code == 2 and "more than two parts" in output
