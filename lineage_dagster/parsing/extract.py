@@ -731,7 +731,7 @@ def _handle_query(expression: exp.Expr, result: _Result, script: _Script, line: 
         # ``SELECT ... INTO t FROM a UNION SELECT ... FROM b``: the INTO sits on the first branch.
         first = expression
         while isinstance(first, exp.SetOperation):
-            first = first.left
+            first = first.this  # not .left: it insists on a query, and may not be one
         into = first.args.get("into") if isinstance(first, exp.Select) else None
         if isinstance(into, exp.Into):
             into.pop()

@@ -267,17 +267,19 @@ class ColumnWalker:
     # --- queries --------------------------------------------------------------------------------
 
     def query(
-        self, node: exp.Expr, ctes: dict[str, Relation], outer: _Scope | None = None
+        self, node: exp.Expr | None, ctes: dict[str, Relation], outer: _Scope | None = None
     ) -> Relation:
         """Evaluate a query expression into a relation."""
+        if node is None:
+            return Relation()
         with_ = node.args.get("with_")
         if with_ is not None:
             ctes = self.ctes(with_, ctes, outer)
         if isinstance(node, exp.Select):
             return self.select(node, ctes, outer)
         if isinstance(node, exp.SetOperation):
-            left = self.query(node.left, ctes, outer)
-            right = self.query(node.right, ctes, outer)
+            left = self.query(node.this, ctes, outer)
+            right = self.query(node.expression, ctes, outer)
             return _union(left, right)
         if isinstance(node, exp.Subquery):
             return self.query(node.this, ctes, outer)
@@ -314,9 +316,9 @@ class ColumnWalker:
             body = cte.this
             if recursive and isinstance(body, exp.SetOperation):
                 # The anchor gives the columns; the recursive part may read the CTE itself.
-                anchor = self.query(body.left, ctes, outer)
+                anchor = self.query(body.this, ctes, outer)
                 ctes[name] = _renamed(anchor, cte.args.get("alias"), self.namer)
-                rel = _union(anchor, self.query(body.right, ctes, outer))
+                rel = _union(anchor, self.query(body.expression, ctes, outer))
             else:
                 rel = self.query(body, ctes, outer)
             ctes[name] = _renamed(rel, cte.args.get("alias"), self.namer)

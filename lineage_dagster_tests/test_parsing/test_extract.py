@@ -221,3 +221,22 @@ def test_procedure_statements_are_listed_with_their_lines() -> None:
         (3, ("dbo.b",), ("dbo.a",)),
         (4, ("dbo.a",), ("dbo.c",)),
     ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect"),
+    [
+        # Fragments found by cutting real scripts at random places.
+        ("er_id IS NULL\n  UNION ALL\n  SELECT e.id, e.manager_id FROM hr.e", "bigquery"),
+        ("SELECT a FROM t UNION", None),
+        ("WITH c AS (SELECT 1) UNION SELECT 2", None),
+        ("INSERT INTO t (a, b", "tsql"),
+        ("MERGE INTO t USING s ON", "snowflake"),
+        ("END; END; GO\nGO 3\n;", "tsql"),
+        ("CREATE PROCEDURE p AS", "tsql"),
+        ("$$ unterminated", "postgres"),
+    ],
+)
+def test_truncated_fragments_never_raise(sql: str, dialect: str | None) -> None:
+    for statement in extract_lineage(sql, dialect=dialect).statements:
+        assert statement.error is None or not statement.error.message.startswith("internal")
