@@ -88,10 +88,12 @@ def table_relation(fqn: str, columns: list[str] | None) -> Relation:
     return rel
 
 
-class _Scope:
+class Scope:
+    """The FROM items visible in one SELECT, and the SELECT it is nested in."""
+
     __slots__ = ("aliases", "outer", "prefer_alias", "projections", "sources")
 
-    def __init__(self, outer: _Scope | None) -> None:
+    def __init__(self, outer: Scope | None) -> None:
         self.sources: dict[str, Relation] = {}
         self.outer = outer
         self.projections: dict[str, Deps] = {}  # select aliases seen so far (lateral aliases)
@@ -148,7 +150,7 @@ class ColumnWalker:
         The columns the operator does not consume pass through unchanged.
         """
         namer = self.namer
-        scope = _Scope(None)
+        scope = Scope(None)
         scope.sources["_pivot"] = source
         rel = Relation()
         rel.tables = source.tables
@@ -231,7 +233,7 @@ class ColumnWalker:
         return alias or fqn.rsplit(".", 1)[-1], rel
 
     def from_item(
-        self, node: exp.Expr, scope: _Scope, ctes: dict[str, Relation]
+        self, node: exp.Expr, scope: Scope, ctes: dict[str, Relation]
     ) -> tuple[str, Relation | None]:
         if isinstance(node, exp.Table):
             alias, rel = self.table(node, ctes)
@@ -267,7 +269,7 @@ class ColumnWalker:
     # --- queries --------------------------------------------------------------------------------
 
     def query(
-        self, node: exp.Expr | None, ctes: dict[str, Relation], outer: _Scope | None = None
+        self, node: exp.Expr | None, ctes: dict[str, Relation], outer: Scope | None = None
     ) -> Relation:
         """Evaluate a query expression into a relation."""
         if node is None:
@@ -285,7 +287,7 @@ class ColumnWalker:
             return self.query(node.this, ctes, outer)
         if isinstance(node, exp.Values):
             rel = Relation()
-            scope = _Scope(outer)
+            scope = Scope(outer)
             rows = node.expressions
             alias_node = node.args.get("alias")
             columns = [self.namer.column(c) for c in alias_node.columns] if alias_node else []
@@ -307,7 +309,7 @@ class ColumnWalker:
         return rel
 
     def ctes(
-        self, with_: exp.With, ctes: dict[str, Relation], outer: _Scope | None
+        self, with_: exp.With, ctes: dict[str, Relation], outer: Scope | None
     ) -> dict[str, Relation]:
         ctes = dict(ctes)
         recursive = bool(with_.args.get("recursive"))
@@ -325,9 +327,9 @@ class ColumnWalker:
         return ctes
 
     def select(
-        self, select: exp.Select, ctes: dict[str, Relation], outer: _Scope | None
+        self, select: exp.Select, ctes: dict[str, Relation], outer: Scope | None
     ) -> Relation:
-        scope = _Scope(outer)
+        scope = Scope(outer)
         rel = Relation()
         from_ = select.args.get("from_")
         items: list[exp.Expr] = []
@@ -367,7 +369,7 @@ class ColumnWalker:
         return rel
 
     def _add_source(
-        self, item: exp.Expr, scope: _Scope, ctes: dict[str, Relation], rel: Relation
+        self, item: exp.Expr, scope: Scope, ctes: dict[str, Relation], rel: Relation
     ) -> list[exp.Join]:
         """Register a FROM item in ``scope``; return the joins of a parenthesized join tree."""
         joins: list[exp.Join] = []
@@ -393,7 +395,7 @@ class ColumnWalker:
         return joins
 
     def _projection(
-        self, expression: exp.Expr, scope: _Scope, ctes: dict[str, Relation], rel: Relation
+        self, expression: exp.Expr, scope: Scope, ctes: dict[str, Relation], rel: Relation
     ) -> None:
         namer = self.namer
         inner = expression.this if isinstance(expression, exp.Alias) else expression
@@ -432,7 +434,7 @@ class ColumnWalker:
         rel.add(name, deps)
         scope.projections.setdefault(name, deps)
 
-    def _star_sources(self, qualifier: str, scope: _Scope) -> list[Relation]:
+    def _star_sources(self, qualifier: str, scope: Scope) -> list[Relation]:
         if not qualifier:
             return list(scope.sources.values())
         source = scope.sources.get(qualifier)
@@ -446,13 +448,13 @@ class ColumnWalker:
     # --- expressions ----------------------------------------------------------------------------
 
     def column_deps(
-        self, column: exp.Column, scope: _Scope, ctes: dict[str, Relation]
+        self, column: exp.Column, scope: Scope, ctes: dict[str, Relation]
     ) -> Deps | None:
         """The base columns a column reference stands for (``None``: cannot be told)."""
         namer = self.namer
         name = namer.column(column.this)
         table = column.args.get("table")
-        current: _Scope | None = scope
+        current: Scope | None = scope
         if table is not None:
             qualifier = namer.ident(table)
             db = column.args.get("db")
@@ -522,7 +524,7 @@ class ColumnWalker:
     def expression_deps(
         self,
         node: exp.Expr,
-        scope: _Scope,
+        scope: Scope,
         ctes: dict[str, Relation],
         rel: Relation | None,
     ) -> Deps:

@@ -1,0 +1,877 @@
+"""Lineage of one statement: a handler per kind of statement, and the state a script carries.
+
+Handlers record sources, targets and column edges on a ``StatementResult``; what a statement
+tells later ones (temporary tables and their upstream, columns of created tables) lives in
+``ScriptState``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from lineage_dagster.parsing.models import ColumnEdge, StatementLineage
+from lineage_dagster.parsing.names import Namer
+from lineage_dagster.parsing.tables import (
+    is_script_temp,
+    is_temp_create,
+    resolve_temp,
+    source_tables,
+    target_table,
+)
+from lineage_dagster.parsing.walker import (
+    CONDITION,
+    KIND_NAMES,
+    ColumnWalker,
+    Deps,
+    Relation,
+    Scope,
+)
+
+_UNLOAD = re.compile(
+    r"^\s*\(\s*'(?P<query>(?:[^']|'')*)'\s*\)\s*TO\s+'(?P<path>[^']*)'", re.I | re.S
+)
+_DECLARE_GTT = re.compile(
+    r"^\s*DECLARE\s+GLOBAL\s+TEMPORARY\s+TABLE\s+([\w$#@.\"]+)", re.IGNORECASE
+)
+
+
+@dataclass
+class ScriptState:
+    """What earlier statements of a script tell later ones."""
+
+    namer: Namer
+    schema: dict[str, list[str]]
+    columns: bool
+    temp_tables: dict[str, set[str]] = field(default_factory=dict)  # temp -> upstream tables
+    temp_relations: dict[str, Relation] = field(default_factory=dict)
+    script_temps: dict[str, int] = field(default_factory=dict)  # name -> offset of its DROP
+    position: int = 0  # offset of the statement being extracted
+    root: exp.Expr | None = None  # the statement being extracted
+    select_hint: int | None = None  # SELECT keywords in its text, when known
+    created: dict[str, list[str]] = field(default_factory=dict)  # tables created with columns
+
+    def columns_of(self, fqn: str) -> list[str] | None:
+        return self.created.get(fqn) or self.schema.get(fqn)
+
+
+def statement_kind(expression: exp.Expr) -> str:
+    if isinstance(expression, exp.Create):
+        kind = (expression.kind or "").upper()
+        if kind == "TABLE":
+            if expression.expression is not None or expression.args.get("clone"):
+                return "CREATE_TABLE_AS"
+            return "CREATE_TABLE"
+        if kind == "VIEW":
+            props = expression.args.get("properties")
+            if props and any(isinstance(p, exp.MaterializedProperty) for p in props.expressions):
+                return "CREATE_MATERIALIZED_VIEW"
+            return "CREATE_VIEW"
+        return f"CREATE_{kind}" if kind else "CREATE"
+    if isinstance(expression, exp.Query):
+        return "SELECT_INTO" if expression.args.get("into") else "SELECT"
+    if isinstance(expression, (exp.Insert, exp.MultitableInserts)):
+        return "INSERT"
+    if isinstance(expression, exp.Alter):
+        actions = expression.args.get("actions") or []
+        if any(isinstance(a, exp.AlterRename) for a in actions):
+            return "RENAME"
+        if any(isinstance(a, exp.SwapTable) for a in actions):
+            return "SWAP"
+        return f"ALTER_{(expression.args.get('kind') or 'TABLE').upper()}"
+    if isinstance(expression, exp.TruncateTable):
+        return "TRUNCATE"
+    if isinstance(expression, exp.LoadData):
+        return "LOAD"
+    if isinstance(expression, exp.Command):
+        return str(expression.this).upper().replace(" ", "_")
+    simple = {
+        exp.Update: "UPDATE",
+        exp.Delete: "DELETE",
+        exp.Merge: "MERGE",
+        exp.Drop: "DROP",
+        exp.Copy: "COPY",
+    }
+    for cls, name in simple.items():
+        if isinstance(expression, cls):
+            return name
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(expression).__name__).upper()
+
+
+@dataclass
+class _Result:
+    kind: str
+    sources: set[str] = field(default_factory=set)
+    targets: list[str] = field(default_factory=list)
+    edges: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def add_edges(self, target: str, names: list[str], deps: list[Deps], rel: Relation) -> None:
+        """Edges into ``target``'s columns (``target=""``: a query result, unqualified names)."""
+        edges = self.edges
+        rank = {"condition": -1, "direct": 0, "expression": 1, "aggregation": 2}
+        prefix = f"{target}." if target else ""
+        target_columns = []
+        for name, column_deps in zip(names, deps, strict=False):
+            target_column = f"{prefix}{name}"
+            target_columns.append(target_column)
+            for source, kind in column_deps.items():
+                key = (source, target_column)
+                kind_name = KIND_NAMES[kind]
+                old = edges.get(key)
+                if old is None or rank[old] < rank[kind_name]:
+                    edges[key] = kind_name
+        if rel.stars:
+            target_column = f"{prefix}*"
+            target_columns.append(target_column)
+            for star in rel.stars:
+                key = (f"{star}.*", target_column)
+                if key not in edges or edges[key] == CONDITION:
+                    edges[key] = "direct"
+        for condition in rel.conditions:
+            for target_column in target_columns:
+                edges.setdefault((condition, target_column), CONDITION)
+
+
+def statement_lineage(
+    expression: exp.Expr, index: int, line: int, script: ScriptState
+) -> StatementLineage:
+    kind = statement_kind(expression)
+    result = _Result(kind)
+    handler = _HANDLERS.get(type(expression))
+    if handler is None:
+        for cls, candidate in _HANDLERS.items():
+            if isinstance(expression, cls):
+                handler = candidate
+                break
+    if handler is not None:
+        handler(expression, result, script, line)
+    edges = tuple(
+        _edge(source, target, kind_name)
+        for (source, target), kind_name in sorted(result.edges.items(), key=_edge_order)
+    )
+    return StatementLineage(
+        index,
+        line,
+        result.kind,
+        tuple(sorted(result.sources)),
+        tuple(dict.fromkeys(result.targets)),
+        edges,
+    )
+
+
+def _edge(source: str, target: str, kind: str) -> ColumnEdge:
+    """A ColumnEdge built without the frozen dataclass ``__init__``.
+
+    Wide statements have thousands of edges; setting the fields directly is 3x faster than
+    the frozen ``__init__`` (which goes through ``object.__setattr__`` per field). The result
+    is an ordinary, equal and hashable ColumnEdge.
+    """
+    edge = _new(ColumnEdge)
+    fields = edge.__dict__
+    fields["source"] = source
+    fields["target"] = target
+    fields["kind"] = kind
+    return edge
+
+
+_new = object.__new__
+
+
+def _edge_order(item: tuple[tuple[str, str], str]) -> tuple[int, str, str]:
+    (source, target), kind = item
+    return (kind == CONDITION, target, source)
+
+
+def _walker(script: ScriptState) -> ColumnWalker:
+    return ColumnWalker(script.namer, script.schema, script.temp_relations)
+
+
+def _write(
+    result: _Result,
+    script: ScriptState,
+    target: str,
+    temp: bool,
+    rel: Relation | None,
+    target_columns: list[str] | None,
+    sources: set[str],
+    *,
+    replace: bool,
+) -> None:
+    """Record a write of ``rel`` into ``target``: edges, or temp-table state when temporary."""
+    if temp:
+        upstream = set() if replace else set(script.temp_tables.get(target, ()))
+        script.temp_tables[target] = upstream | sources
+        result.sources |= sources
+        if rel is not None:
+            names, deps = _map_columns(rel, target_columns)
+            old = None if replace else script.temp_relations.get(target)
+            new = Relation()
+            new.tables = set(script.temp_tables[target])
+            new.conditions = set(rel.conditions) | (old.conditions if old else set())
+            new.stars = list(dict.fromkeys((old.stars if old else []) + rel.stars))
+            if old is not None:
+                for name, old_deps in zip(old.names, old.deps, strict=False):
+                    new.add(name, dict(old_deps))
+            for name, column_deps in zip(names, deps, strict=False):
+                i = new.index.get(name)
+                if i is None:
+                    new.add(name, dict(column_deps))
+                else:
+                    merged = new.deps[i]
+                    for source, kind in column_deps.items():
+                        if merged.get(source, -1) < kind:
+                            merged[source] = kind
+            script.temp_relations[target] = new
+        return
+    result.sources |= sources
+    result.targets.append(target)
+    if rel is not None:
+        names, deps = _map_columns(rel, target_columns)
+        result.add_edges(target, names, deps, rel)
+
+
+def _map_columns(rel: Relation, target_columns: list[str] | None) -> tuple[list[str], list[Deps]]:
+    if target_columns and (rel.known or len(target_columns) <= len(rel.names)):
+        n = min(len(target_columns), len(rel.names))
+        return target_columns[:n], rel.deps[:n]
+    return rel.names, rel.deps
+
+
+def _handle_query(expression: exp.Expr, result: _Result, script: ScriptState, line: int) -> None:
+    into = expression.args.get("into")
+    if into is None and isinstance(expression, exp.SetOperation):
+        # ``SELECT ... INTO t FROM a UNION SELECT ... FROM b``: the INTO sits on the first branch.
+        first = expression
+        while isinstance(first, exp.SetOperation):
+            first = first.this  # not .left: it insists on a query, and may not be one
+        into = first.args.get("into") if isinstance(first, exp.Select) else None
+        if isinstance(into, exp.Into):
+            into.pop()
+            expression.set("into", into)
+    if not isinstance(into, exp.Into):
+        result.sources |= source_tables(expression, script, set())
+        if script.columns:
+            # A query's result has no table: its columns are named alone.
+            rel = _walker(script).query(expression, {})
+            result.add_edges("", rel.names, rel.deps, rel)
+        return
+    target_node = target_table(into.this)
+    exclude = {id(target_node)} if target_node is not None else set()
+    sources = source_tables(expression, script, exclude)
+    fqn = script.namer.table(target_node) if target_node is not None else None
+    if fqn is None:
+        result.sources |= sources
+        return
+    temp = bool(into.args.get("temporary")) or script.namer.is_temp_name(fqn)
+    temp = temp or is_script_temp(fqn, line, script)
+    rel = None
+    if script.columns:
+        # Evaluate the query without its INTO clause.
+        into.pop()
+        try:
+            rel = _walker(script).query(expression, {})
+        finally:
+            expression.set("into", into)
+    _write(result, script, fqn, temp, rel, None, sources, replace=True)
+
+
+def _insert_parts(insert: exp.Insert, script: ScriptState) -> tuple[str | None, list[str] | None]:
+    this = insert.this
+    columns = None
+    if isinstance(this, exp.Schema) and script.columns:
+        columns = [script.namer.column(c) for c in this.expressions]
+    table = target_table(this)
+    if table is None:
+        if isinstance(this, exp.Directory):
+            return this.name, columns
+        return None, columns
+    fqn = script.namer.table(table)
+    if columns is None and fqn is not None and script.columns:
+        known = script.columns_of(fqn)
+        if known is None and fqn in script.temp_relations:
+            rel = script.temp_relations[fqn]
+            known = rel.names if rel.known and rel.names else None
+        columns = known
+    return fqn, columns
+
+
+def _handle_insert(expression: exp.Insert, result: _Result, script: ScriptState, line: int) -> None:
+    target, columns = _insert_parts(expression, script)
+    table = target_table(expression.this)
+    exclude = {id(table)} if table is not None else set()
+    sources = source_tables(expression, script, exclude)
+    if target is None:
+        result.sources |= sources
+        return
+    rel = None
+    if script.columns:
+        query = expression.expression
+        ctes: dict[str, Relation] = {}
+        walker = _walker(script)
+        with_ = expression.args.get("with_")
+        if with_ is not None:
+            ctes = walker.ctes(with_, ctes, None)
+        if query is not None:
+            rel = walker.query(query, ctes)
+    temp = script.namer.is_temp_name(target) or target in script.temp_tables
+    _write(result, script, target, temp, rel, columns, sources, replace=False)
+
+
+def _handle_multi_insert(
+    expression: exp.MultitableInserts, result: _Result, script: ScriptState, line: int
+) -> None:
+    source = expression.args.get("source")
+    targets = []
+    exclude = set()
+    for item in expression.expressions:
+        insert = item.this if isinstance(item, exp.ConditionalInsert) else item
+        table = target_table(insert.this)
+        if table is not None:
+            exclude.add(id(table))
+        targets.append(insert)
+    sources = source_tables(expression, script, exclude)
+    walker = _walker(script)
+    scope = Scope(None)
+    base = Relation()
+    if script.columns and source is not None:
+        if isinstance(source, exp.Table):
+            walker._add_source(source, scope, {}, base)
+        else:
+            # ``INSERT ALL INTO ... SELECT ...`` (Oracle, Snowflake): the query feeds every INTO.
+            rel = walker.query(source, {})
+            scope.sources["_source"] = rel
+            base.conditions |= rel.conditions
+    for insert in targets:
+        target, columns = _insert_parts(insert, script)
+        if target is None:
+            continue
+        rel = None
+        if script.columns:
+            query = insert.expression
+            rel = Relation()
+            rel.conditions |= base.conditions
+            if isinstance(query, exp.Select) and not query.args.get("from_"):
+                inner = Scope(None)
+                inner.sources = dict(scope.sources)
+                inner.aliases = dict(scope.aliases)
+                for projection in query.expressions:
+                    walker._projection(projection, inner, {}, rel)
+                where = query.args.get("where")
+                if where is not None:
+                    rel.conditions.update(walker.expression_deps(where, inner, {}, rel))
+            elif isinstance(query, exp.Values) and query.expressions:
+                row = query.expressions[0]
+                values = row.expressions if isinstance(row, exp.Tuple) else [row]
+                for j, value in enumerate(values):
+                    deps = (
+                        walker.column_deps(value, scope, {})
+                        if isinstance(value, exp.Column)
+                        else walker.expression_deps(value, scope, {}, rel)
+                    )
+                    rel.add(f"_col_{j}", dict(deps or {}))
+            elif query is not None:
+                rel = walker.query(query, {})
+        temp = script.namer.is_temp_name(target) or target in script.temp_tables
+        _write(result, script, target, temp, rel, columns, sources, replace=False)
+
+
+def _handle_create(expression: exp.Create, result: _Result, script: ScriptState, line: int) -> None:
+    kind = (expression.kind or "").upper()
+    table = target_table(expression.this)
+    if kind not in ("TABLE", "VIEW") or table is None:
+        return
+    fqn = script.namer.table(table)
+    if fqn is None:
+        return
+    exclude = {id(table)}
+    sources = source_tables(expression, script, exclude)
+    # Temporary views (Spark, Postgres) are session-scoped like temporary tables.
+    temp = is_temp_create(expression, fqn, script) or (
+        kind == "TABLE" and is_script_temp(fqn, line, script)
+    )
+    schema_node = expression.this if isinstance(expression.this, exp.Schema) else None
+    columns = None
+    if schema_node is not None and script.columns:
+        defs = [
+            c for c in schema_node.expressions if isinstance(c, (exp.ColumnDef, exp.Identifier))
+        ]
+        columns = [script.namer.column(c.this if isinstance(c, exp.ColumnDef) else c) for c in defs]
+        columns = columns or None
+    query = expression.expression
+    clone = expression.args.get("clone")
+    if isinstance(query, exp.Query) or clone is not None:
+        rel = None
+        if script.columns:
+            if clone is not None:
+                _, rel = _walker(script).table(clone.this, {})
+            else:
+                rel = _walker(script).query(query, {})
+                with_ = expression.args.get("with_")
+                if with_ is not None:
+                    walker = _walker(script)
+                    rel = walker.query(query, walker.ctes(with_, {}, None))
+        _write(result, script, fqn, temp, rel, columns, sources, replace=True)
+        if not temp and rel is not None and rel.known and rel.names:
+            script.created[fqn] = columns or list(rel.names)
+        return
+    # A table defined by its columns (or LIKE another table).
+    if columns and not temp:
+        script.created[fqn] = columns
+    if temp:
+        script.temp_tables[fqn] = set(sources)
+        rel = Relation()
+        rel.tables = set(sources)
+        for column in columns or ():
+            rel.add(column, {})
+        if not columns:
+            rel.stars = sorted(sources)
+        script.temp_relations[fqn] = rel
+        result.sources |= sources
+        return
+    result.targets.append(fqn)
+    result.sources |= sources
+    if sources and script.columns:
+        for source in sorted(sources):
+            result.edges[(f"{source}.*", f"{fqn}.*")] = "direct"
+
+
+def _handle_update(expression: exp.Update, result: _Result, script: ScriptState, line: int) -> None:
+    namer = script.namer
+    table = expression.this if isinstance(expression.this, exp.Table) else None
+    if table is None:
+        result.sources |= source_tables(expression, script, set())
+        return
+    target = namer.table(table)
+    from_ = expression.args.get("from_")
+    # T-SQL: ``UPDATE t SET ... FROM dbo.target t JOIN ...`` names the target by its alias.
+    if from_ is not None and not table.args.get("db"):
+        alias_name = namer.ident(table.this)
+        for candidate in from_.find_all(exp.Table):
+            alias = candidate.args.get("alias")
+            if (
+                alias is not None
+                and alias.this is not None
+                and namer.ident(alias.this) == alias_name
+            ):
+                target = namer.table(candidate)
+                break
+    if target is None:
+        return
+    sources = source_tables(expression, script, {id(table)})
+    sources.discard(target)
+    temp = script.namer.is_temp_name(target) or target in script.temp_tables
+    if temp:
+        result.sources |= sources
+        script.temp_tables[target] = script.temp_tables.get(target, set()) | sources
+    else:
+        result.targets.append(target)
+        result.sources |= sources
+    if not script.columns:
+        return
+    walker = _walker(script)
+    scope = Scope(None)
+    rel = Relation()
+    ctes: dict[str, Relation] = {}
+    with_ = expression.args.get("with_")
+    if with_ is not None:
+        ctes = walker.ctes(with_, ctes, None)
+    walker._add_source(table, scope, ctes, rel)
+    for join in table.args.get("joins") or ():
+        walker._add_source(join.this, scope, ctes, rel)
+    if from_ is not None:
+        walker._add_source(from_.this, scope, ctes, rel)
+        for join in from_.this.args.get("joins") or ():
+            walker._add_source(join.this, scope, ctes, rel)
+    for join in expression.args.get("joins") or ():
+        walker._add_source(join.this, scope, ctes, rel)
+    joins = list(table.args.get("joins") or ())
+    if from_ is not None:
+        joins += list(from_.this.args.get("joins") or ())
+    joins += list(expression.args.get("joins") or ())
+    conditions: set[str] = set()
+    for join in joins:
+        on = join.args.get("on")
+        if on is not None:
+            conditions.update(walker.expression_deps(on, scope, ctes, rel))
+    where = expression.args.get("where")
+    if where is not None:
+        conditions.update(walker.expression_deps(where, scope, ctes, rel))
+    out = Relation()
+    out.conditions = conditions | rel.conditions
+    for assignment in expression.expressions:
+        if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
+            continue
+        name = namer.column(assignment.this.this)
+        value = assignment.expression
+        if isinstance(value, exp.Column):
+            deps = dict(walker.column_deps(value, scope, ctes) or {})
+        else:
+            deps = walker.expression_deps(value, scope, ctes, out)
+        out.add(name, deps)
+    if temp:
+        _merge_temp_columns(script, target, out)
+    else:
+        result.add_edges(target, out.names, out.deps, out)
+
+
+def _merge_temp_columns(script: ScriptState, target: str, rel: Relation) -> None:
+    current = script.temp_relations.get(target)
+    if current is None:
+        current = Relation()
+        script.temp_relations[target] = current
+    current.tables = set(script.temp_tables.get(target, set()))
+    current.conditions |= rel.conditions
+    for name, deps in zip(rel.names, rel.deps, strict=False):
+        i = current.index.get(name)
+        if i is None:
+            current.add(name, dict(deps))
+        else:
+            for source, kind in deps.items():
+                if current.deps[i].get(source, -1) < kind:
+                    current.deps[i][source] = kind
+
+
+def _handle_delete(expression: exp.Delete, result: _Result, script: ScriptState, line: int) -> None:
+    table = target_table(expression.this)
+    if table is None:
+        result.sources |= source_tables(expression, script, set())
+        return
+    target = script.namer.table(table)
+    # ``DELETE t FROM dbo.t t JOIN ...`` (T-SQL, MySQL) lists the deleted aliases in ``tables``.
+    exclude = {id(table)} | {id(t) for t in expression.args.get("tables") or ()}
+    sources = source_tables(expression, script, exclude)
+    if target is None:
+        result.sources |= sources
+        return
+    sources.discard(target)
+    result.sources |= sources
+    # Deleting rows moves no data: the table is a target only when other tables decide
+    # which rows go (USING, subqueries).
+    if sources and not (script.namer.is_temp_name(target) or target in script.temp_tables):
+        result.targets.append(target)
+
+
+def _handle_merge(expression: exp.Merge, result: _Result, script: ScriptState, line: int) -> None:
+    namer = script.namer
+    table = target_table(expression.this)
+    if table is None:
+        return
+    target = namer.table(table)
+    if target is None:
+        return
+    sources = source_tables(expression, script, {id(table)})
+    sources.discard(target)
+    temp = script.namer.is_temp_name(target) or target in script.temp_tables
+    if temp:
+        script.temp_tables[target] = script.temp_tables.get(target, set()) | sources
+    else:
+        result.targets.append(target)
+    result.sources |= sources
+    if not script.columns:
+        return
+    walker = _walker(script)
+    scope = Scope(None)
+    rel = Relation()
+    ctes: dict[str, Relation] = {}
+    with_ = expression.args.get("with_")
+    if with_ is not None:
+        ctes = walker.ctes(with_, ctes, None)
+    walker._add_source(table, scope, ctes, rel)
+    using = expression.args.get("using")
+    if using is not None:
+        walker._add_source(using, scope, ctes, rel)
+    out = Relation()
+    out.conditions = set(rel.conditions)
+    on = expression.args.get("on")
+    if on is not None:
+        out.conditions.update(walker.expression_deps(on, scope, ctes, out))
+    whens = expression.args.get("whens")
+    for when in whens.expressions if whens is not None else ():
+        condition = when.args.get("condition")
+        if condition is not None:
+            out.conditions.update(walker.expression_deps(condition, scope, ctes, out))
+        then = when.args.get("then")
+        if isinstance(then, exp.Update):
+            for assignment in then.expressions:
+                if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Column):
+                    value = assignment.expression
+                    deps = (
+                        dict(walker.column_deps(value, scope, ctes) or {})
+                        if isinstance(value, exp.Column)
+                        else walker.expression_deps(value, scope, ctes, out)
+                    )
+                    out.add(namer.column(assignment.this.this), deps)
+        elif isinstance(then, exp.Insert):
+            columns = then.this.expressions if isinstance(then.this, exp.Tuple) else []
+            values = then.expression
+            values = values.expressions if isinstance(values, exp.Tuple) else []
+            if columns:
+                for column, value in zip(columns, values, strict=False):
+                    deps = (
+                        dict(walker.column_deps(value, scope, ctes) or {})
+                        if isinstance(value, exp.Column)
+                        else walker.expression_deps(value, scope, ctes, out)
+                    )
+                    name = namer.column(column.this if isinstance(column, exp.Column) else column)
+                    out.add(name, deps)
+            elif (then.this is not None and isinstance(then.this, exp.Star)) or not values:
+                # ``INSERT *`` / ``INSERT ROW``: every source column to the same name.
+                source = scope.sources.get(next(reversed(scope.sources))) if scope.sources else None
+                if source is not None:
+                    for name, deps in zip(source.names, source.deps, strict=False):
+                        out.add(name, dict(deps))
+                    out.stars = list(source.stars)
+    merged = Relation()
+    merged.conditions = out.conditions
+    merged.stars = out.stars
+    for name, deps in zip(out.names, out.deps, strict=False):
+        i = merged.index.get(name)
+        if i is None:
+            merged.add(name, deps)
+        else:
+            for source, kind in deps.items():
+                if merged.deps[i].get(source, -1) < kind:
+                    merged.deps[i][source] = kind
+    if temp:
+        _merge_temp_columns(script, target, merged)
+    else:
+        result.add_edges(target, merged.names, merged.deps, merged)
+
+
+def _handle_drop(expression: exp.Drop, result: _Result, script: ScriptState, line: int) -> None:
+    for table in expression.args.get("tables") or [expression.this]:
+        if not isinstance(table, exp.Table):
+            continue
+        fqn = script.namer.table(table)
+        if fqn is None:
+            continue
+        script.created.pop(fqn, None)
+        # A dropped temp table stays resolvable: a re-created one replaces it anyway.
+
+
+def _handle_alter(expression: exp.Alter, result: _Result, script: ScriptState, line: int) -> None:
+    namer = script.namer
+    table = target_table(expression.this)
+    if table is None:
+        return
+    old = namer.table(table)
+    if old is None:
+        return
+    for action in expression.args.get("actions") or ():
+        if isinstance(action, exp.AlterRename):
+            new_table = target_table(action.this)
+            if new_table is None:
+                continue
+            new = namer.table(new_table)
+            if new is None:
+                continue
+            if not new_table.args.get("db") and "." in old and not script.namer.is_temp_name(new):
+                # ``ALTER TABLE db.a RENAME TO b`` keeps the schema of the old name.
+                new = f"{old.rsplit('.', 1)[0]}.{new.rsplit('.', 1)[-1]}"
+            if old in script.temp_tables:
+                script.temp_tables[new] = script.temp_tables.pop(old)
+                if old in script.temp_relations:
+                    script.temp_relations[new] = script.temp_relations.pop(old)
+                continue
+            result.sources.add(old)
+            result.targets.append(new)
+            if old in script.created:
+                script.created[new] = script.created.pop(old)
+            if script.columns:
+                result.edges[(f"{old}.*", f"{new}.*")] = "direct"
+        elif isinstance(action, exp.SwapTable):
+            other_table = target_table(action.this)
+            other = namer.table(other_table) if other_table is not None else None
+            if other is None:
+                continue
+            result.sources |= {old, other}
+            result.targets += [old, other]
+            if script.columns:
+                result.edges[(f"{old}.*", f"{other}.*")] = "direct"
+                result.edges[(f"{other}.*", f"{old}.*")] = "direct"
+
+
+def _handle_copy(expression: exp.Copy, result: _Result, script: ScriptState, line: int) -> None:
+    """``COPY``: paths (stages, URLs, files) on one side, a table or a query on the other."""
+    namer = script.namer
+    # ``kind`` is True for ``COPY [INTO] x FROM y`` and False for ``COPY x TO y``.
+    loading = bool(expression.args.get("kind"))
+    this = expression.this
+    files = list(expression.args.get("files") or ())
+    if loading:
+        target = _copy_side(this, namer)
+        sources: set[str] = set()
+        for item in files:
+            if isinstance(item, (exp.Subquery, exp.Query)):
+                sources |= source_tables(item, script, set())
+            else:
+                name = _path_name(item)
+                if name:
+                    sources.add(name)
+        if target is None:
+            result.sources |= sources
+            return
+        result.sources |= sources
+        result.targets.append(target)
+        if script.columns and not any(isinstance(f, (exp.Subquery, exp.Query)) for f in files):
+            for source in sorted(sources):
+                result.edges[(f"{source}.*", f"{target}.*")] = "direct"
+        return
+    if isinstance(this, (exp.Subquery, exp.Query)):
+        result.sources |= source_tables(this, script, set())
+    else:
+        name = _copy_side(this, namer)
+        if name is not None:
+            result.sources |= set(resolve_temp(name, script))
+    result.targets += [name for name in (_path_name(f) for f in files) if name]
+
+
+def _copy_side(node: exp.Expr | None, namer: Namer) -> str | None:
+    if isinstance(node, exp.Schema):
+        node = node.this
+    if isinstance(node, exp.Table):
+        return _path_name(node) if _is_path_table(node) else namer.table(node)
+    if isinstance(node, (exp.Literal, exp.Var)):
+        return node.name
+    return None
+
+
+def _is_path_table(table: exp.Table) -> bool:
+    return isinstance(table.this, (exp.Var, exp.Literal))
+
+
+def _path_name(node: exp.Expr) -> str | None:
+    if isinstance(node, exp.Table) and isinstance(node.this, (exp.Var, exp.Literal)):
+        return node.this.name
+    if isinstance(node, (exp.Literal, exp.Var)):
+        return node.name
+    if isinstance(node, exp.Table):
+        return None
+    return node.name or None
+
+
+def _handle_command(
+    expression: exp.Command, result: _Result, script: ScriptState, line: int
+) -> None:
+    keyword = str(expression.this).upper()
+    body = expression.expression
+    text = body if isinstance(body, str) else (body.name if body is not None else "")
+    if keyword == "UNLOAD":
+        match = _UNLOAD.match(text)
+        if match is None:
+            return
+        query = match.group("query").replace("''", "'")
+        try:
+            trees = script.namer.dialect.parse(query)
+        except (SqlglotError, RecursionError):
+            return
+        for tree in trees:
+            if tree is not None:
+                result.sources |= source_tables(tree, script, set())
+        result.targets.append(match.group("path"))
+        return
+    if keyword == "DECLARE":
+        match = _DECLARE_GTT.match("DECLARE " + text)
+        if match:
+            fqn = script.namer.qualify_text(match.group(1))
+            script.temp_tables[fqn] = set()
+            script.temp_relations[fqn] = Relation()
+
+
+def _handle_truncate(expression: exp.Expr, result: _Result, script: ScriptState, line: int) -> None:
+    return
+
+
+_CATALOG_KINDS = frozenset({"CATALOG", "DATABASE"})
+
+
+def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line: int) -> None:
+    """``USE db``/``USE db.schema``/``USE SCHEMA``/``USE DATABASE``: defaults for what follows."""
+    table = expression.this
+    if not isinstance(table, exp.Table):
+        return
+    kind = expression.args.get("kind")
+    kind = kind.name.upper() if kind is not None else ""
+    namer = script.namer
+    names = [namer.ident(part) for part in table.parts]
+    if not all(names):
+        return
+    if kind in _CATALOG_KINDS or (not kind and type(namer.dialect).__name__ in _CATALOG_USE):
+        namer.use(names[-1], None)
+    elif kind in ("", "SCHEMA", "NAMESPACE"):
+        if len(names) >= 2:
+            namer.use(names[-2], names[-1])
+        else:
+            namer.use(namer.current_catalog, names[-1])
+
+
+# Dialects whose bare ``USE name`` selects a database holding schemas (a catalog).
+_CATALOG_USE = frozenset({"TSQL", "Fabric", "Snowflake"})
+
+
+def _handle_load_data(
+    expression: exp.Expr, result: _Result, script: ScriptState, line: int
+) -> None:
+    """Hive ``LOAD DATA INPATH 'path' INTO TABLE t``: the path feeds the table."""
+    table = target_table(expression.this)
+    target = script.namer.table(table) if table is not None else None
+    inpath = expression.args.get("inpath")
+    if target is None or inpath is None:
+        return
+    result.sources.add(inpath.name)
+    result.targets.append(target)
+    if script.columns:
+        result.edges[(f"{inpath.name}.*", f"{target}.*")] = "direct"
+
+
+def _handle_cache(expression: exp.Expr, result: _Result, script: ScriptState, line: int) -> None:
+    """Spark ``CACHE TABLE t AS SELECT ...`` defines a temporary view ``t``."""
+    table = target_table(expression.this)
+    query = expression.expression
+    fqn = script.namer.table(table) if table is not None else None
+    if fqn is None or query is None:
+        return
+    sources = source_tables(query, script, set())
+    rel = _walker(script).query(query, {}) if script.columns else None
+    _write(result, script, fqn, True, rel, None, sources, replace=True)
+
+
+def _handle_declare(expression: exp.Expr, result: _Result, script: ScriptState, line: int) -> None:
+    # T-SQL table variables: ``DECLARE @rows TABLE (...)`` is a temporary table.
+    for item in expression.expressions:
+        names = item.this if isinstance(item.this, list) else [item.this]
+        if isinstance(item.args.get("kind"), exp.Schema):
+            for name in names:
+                if isinstance(name, exp.Parameter):
+                    fqn = "@" + name.name
+                    script.temp_tables[fqn] = set()
+                    rel = Relation()
+                    for column in item.args["kind"].expressions:
+                        if isinstance(column, exp.ColumnDef):
+                            rel.add(script.namer.column(column.this), {})
+                    script.temp_relations[fqn] = rel
+
+
+_HANDLERS: dict[type, Any] = {
+    exp.Select: _handle_query,
+    exp.Query: _handle_query,
+    exp.Insert: _handle_insert,
+    exp.MultitableInserts: _handle_multi_insert,
+    exp.Create: _handle_create,
+    exp.Update: _handle_update,
+    exp.Delete: _handle_delete,
+    exp.Merge: _handle_merge,
+    exp.Drop: _handle_drop,
+    exp.Alter: _handle_alter,
+    exp.Copy: _handle_copy,
+    exp.Command: _handle_command,
+    exp.TruncateTable: _handle_truncate,
+    exp.Use: _handle_use,
+    exp.LoadData: _handle_load_data,
+    exp.Cache: _handle_cache,
+    exp.Declare: _handle_declare,
+}
