@@ -291,6 +291,12 @@ def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int
         return nested or [(line, expression)]
     if isinstance(expression, (exp.Block, exp.IfBlock, exp.WhileBlock)):
         return _nested_statements(expression, line)
+    dynamic = _dynamic_sql(expression)
+    if dynamic:
+        # T-SQL ``EXEC('...')`` / ``sp_executesql N'...'`` with a literal: follow the SQL.
+        nested = [(line, p.expression) for p in parse_statements(dynamic, dialect) if p.expression]
+        if nested:
+            return nested
     if isinstance(expression, exp.Command) and str(expression.this).upper() in ("EXECUTE", "EXEC"):
         # ``EXECUTE IMMEDIATE $$ ... $$`` / ``'...'`` (Snowflake, Oracle, BigQuery): a script.
         body = expression.expression
@@ -306,6 +312,28 @@ def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int
             if nested:
                 return nested
     return [(line, expression)]
+
+
+def _dynamic_sql(expression: exp.Expr) -> str | None:
+    """The literal SQL text run by T-SQL dynamic SQL, when it is a plain literal."""
+    execute_sql = getattr(exp, "ExecuteSql", None)
+    if execute_sql is not None and isinstance(expression, execute_sql):
+        first = expression.expressions[0] if expression.expressions else None
+        if isinstance(first, exp.National) or (isinstance(first, exp.Literal) and first.is_string):
+            return first.name
+        return None
+    execute = getattr(exp, "Execute", None)
+    if execute is not None and isinstance(expression, execute):
+        inner = expression.this
+        while isinstance(inner, (exp.Subquery, exp.Paren)):
+            inner = inner.this
+        if isinstance(inner, exp.Table) and isinstance(inner.this, exp.Identifier):
+            ident = inner.this
+            if ident.quoted and not inner.args.get("db") and " " in ident.this:
+                return ident.this
+        if isinstance(inner, exp.Literal) and inner.is_string:
+            return inner.name
+    return None
 
 
 _IMMEDIATE = re.compile(

@@ -228,6 +228,8 @@ def _parse_chunk(
         pieces = split_at_keywords(chunk)
         if len(pieces) > 1 or (pieces and len(pieces[0]) != len(chunk)):
             yield from _parse_split(pieces, sql, parser)
+        elif _keyword(chunk[0]) in _EXEC:
+            yield _opaque_execute(chunk)
         else:
             yield ParsedStatement(line, None, _parse_error(exc, chunk))
         return
@@ -381,6 +383,15 @@ def _insert_exec(chunk: list[Token], parser: Parser) -> exp.Expr | None:
     return exp.Insert(this=table) if isinstance(table, exp.Table) else None
 
 
+_EXEC = frozenset({"EXEC", "EXECUTE"})
+
+
+def _opaque_execute(chunk: list[Token]) -> ParsedStatement:
+    """Dynamic SQL assembled at run time (``EXEC('INSERT INTO ' + @t ...)``) cannot be
+    followed: a statement without lineage, not an error."""
+    return ParsedStatement(chunk[0].line, exp.Command(this="EXECUTE"), start=chunk[0].start)
+
+
 def _parse_split(pieces: list[list[Token]], sql: str, parser: Parser) -> Iterator[ParsedStatement]:
     for piece in pieces:
         line = piece[0].line
@@ -389,6 +400,8 @@ def _parse_split(pieces: list[list[Token]], sql: str, parser: Parser) -> Iterato
         except ParseError as exc:
             if _starter(piece) in _DML_STARTERS:
                 yield ParsedStatement(line, None, _parse_error(exc, piece))
+            elif _starter(piece) in _EXEC:
+                yield _opaque_execute(piece)
             continue
         except RecursionError:
             yield ParsedStatement(
