@@ -138,8 +138,9 @@ def _parse_whole(
         expressions = parser.parse(tokens, sql)
     except (ParseError, RecursionError):
         return None
-    chunks = parser._chunks
-    if len(chunks) != len(expressions):
+    # sqlglot keeps the token chunks it split; without them (another version), go slow.
+    chunks = getattr(parser, "_chunks", None)
+    if chunks is None or len(chunks) != len(expressions):
         return None
     return [
         (expression, chunk)
