@@ -73,7 +73,9 @@ class Relation:
         """True/False when known, ``None`` when the relation may or may not have it."""
         if name in self.index:
             return True
-        return None if self.stars or self.any_column is not None else False
+        # A table function with named outputs has exactly those; only nameless ones (their
+        # columns are unknown) may hold any name.
+        return None if self.stars or (self.any_column is not None and not self.names) else False
 
 
 def table_relation(fqn: str, columns: list[str] | None) -> Relation:
@@ -253,8 +255,12 @@ class ColumnWalker:
             deps = self.expression_deps(inner, scope, ctes, None)
             rel = Relation()
             columns = alias_node.columns if alias_node else []
-            if not columns:
+            if not columns or (isinstance(node, exp.Unnest) and not alias and len(columns) == 1):
+                # Fields of the elements (``item.sku``) come from the function's inputs too.
                 rel.any_column = {k: max(v, EXPRESSION) for k, v in deps.items()}
+            if not alias and isinstance(node, exp.Unnest) and len(columns) == 1:
+                # BigQuery ``UNNEST(arr) AS item``: ``item`` names both the row and its value.
+                alias = self.namer.column(columns[0])
             names = [self.namer.column(c) for c in columns] or ([alias] if alias else ["value"])
             for name in names:
                 rel.add(name, {k: max(v, EXPRESSION) for k, v in deps.items()})
