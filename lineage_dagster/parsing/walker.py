@@ -111,8 +111,15 @@ class ColumnWalker:
     Args:
         namer: How names are normalised.
         schema: Known columns per normalised table name.
-        resolve_table: Callback that turns a table name into a relation (temporary tables,
-            schema tables) or ``None`` for an unknown base table.
+        temp: Relations of the temporary tables written earlier in the script.
+
+    >>> import sqlglot
+    >>> from sqlglot.dialects.dialect import Dialect
+    >>> from lineage_dagster.parsing.names import Namer
+    >>> walker = ColumnWalker(Namer(Dialect()), {"raw.t": ["a", "b"]}, {})
+    >>> rel = walker.query(sqlglot.parse_one("SELECT a, SUM(b) AS s FROM raw.t GROUP BY a"), {})
+    >>> rel.names, rel.deps, sorted(rel.conditions)
+    (['a', 's'], [{'raw.t.a': 0}, {'raw.t.b': 2}], ['raw.t.a'])
     """
 
     def __init__(
