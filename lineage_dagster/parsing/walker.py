@@ -93,9 +93,12 @@ def table_relation(fqn: str, columns: list[str] | None) -> Relation:
 class Scope:
     """The FROM items visible in one SELECT, and the SELECT it is nested in."""
 
-    __slots__ = ("aliases", "outer", "prefer_alias", "projections", "sources")
+    __slots__ = ("aliases", "evidence", "node", "outer", "prefer_alias", "projections", "sources")
 
     def __init__(self, outer: Scope | None) -> None:
+        self.node: exp.Expr | None = None  # the SELECT
+        # alias -> column names seen qualified by that alias in the SELECT (built on demand)
+        self.evidence: dict[str, set[str]] | None = None
         self.sources: dict[str, Relation] = {}
         self.outer = outer
         self.projections: dict[str, Deps] = {}  # select aliases seen so far (lateral aliases)
@@ -343,6 +346,7 @@ class ColumnWalker:
         self, select: exp.Select, ctes: dict[str, Relation], outer: Scope | None
     ) -> Relation:
         scope = Scope(outer)
+        scope.node = select
         rel = Relation()
         from_ = select.args.get("from_")
         items: list[exp.Expr] = []
@@ -527,12 +531,40 @@ class ColumnWalker:
                 if len(maybe) == 1:
                     return maybe[0].lookup(name)
                 if maybe:
+                    # Several tables of unknown columns. A valid query names an unqualified
+                    # column of one table only, so if the query qualifies ``name`` with just
+                    # one of them elsewhere (``ON t.book_id = ...``), it is that one's.
+                    evidence = self._evidence(current)
+                    owners = [
+                        source
+                        for alias, source in sources.items()
+                        if name in evidence.get(alias, ())
+                        and any(source is candidate for candidate in maybe)
+                    ]
+                    if len(owners) == 1:
+                        return owners[0].lookup(name)
                     return None
             projection = current.projections.get(name)
             if projection is not None:
                 return projection
             current = current.outer
         return None
+
+    def _evidence(self, scope: Scope) -> dict[str, set[str]]:
+        """Column names the SELECT qualifies with each of its own aliases."""
+        if scope.evidence is None:
+            evidence: dict[str, set[str]] = {}
+            select = scope.node
+            if select is not None:
+                for column in select.find_all(exp.Column):
+                    table = column.args.get("table")
+                    if table is None or column.find_ancestor(exp.Select) is not select:
+                        continue
+                    alias = self.namer.ident(table)
+                    if alias in scope.sources:
+                        evidence.setdefault(alias, set()).add(self.namer.column(column.this))
+            scope.evidence = evidence
+        return scope.evidence
 
     def expression_deps(
         self,
