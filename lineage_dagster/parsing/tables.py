@@ -62,6 +62,13 @@ _SELECT_BODY = frozenset(
     {"expressions", "where", "group", "having", "qualify", "order", "limit", "offset",
      "windows", "distinct", "hint", "sort", "cluster", "distribute", "connect", "prewhere"}
 )  # fmt: skip
+# The same for the value lists of DML: MERGE actions, UPDATE assignments, filters.
+_SKELETON_SKIP: dict[type, frozenset[str]] = {
+    exp.Select: _SELECT_BODY,
+    exp.Merge: frozenset({"on", "whens"}),
+    exp.Update: frozenset({"expressions", "where", "order", "limit"}),
+    exp.Delete: frozenset({"where", "order", "limit"}),
+}
 
 
 def _walk_tables(
@@ -91,9 +98,11 @@ def _walk_tables(
                 cte_names.add(namer.ident(alias.this))
         elif isinstance(current, exp.Select):
             selects += 1
-            if skeleton:
+        if skeleton:
+            skip = _SKELETON_SKIP.get(type(current))
+            if skip is not None:
                 for key, value in current.args.items():
-                    if key in _SELECT_BODY or value is None:
+                    if key in skip or value is None:
                         continue
                     if type(value) is list:
                         for item in value:
