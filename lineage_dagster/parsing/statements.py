@@ -222,7 +222,11 @@ def _parse_chunk(
     try:
         expression = parser.parse(chunk, sql)[0]
     except ParseError as exc:
-        recovered = _insert_exec(chunk, parser) or _recover_create(chunk, sql, parser)
+        recovered = (
+            _insert_exec(chunk, parser)
+            or _recover_create(chunk, sql, parser)
+            or _strip_tsql_clauses(chunk, sql, parser)
+        )
         if recovered is not None:
             yield ParsedStatement(line, recovered, start=chunk[0].start, end=chunk[-1].end + 1)
             return
@@ -312,9 +316,10 @@ def _recover_create(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | 
     if not words or words[0] != "CREATE":
         return None
     i = 1
-    temporary = False
+    temporary = materialized = False
     while i < len(words) and words[i] in _CREATE_MODIFIERS:
         temporary = temporary or words[i] in ("TEMP", "TEMPORARY", "VOLATILE")
+        materialized = materialized or words[i] == "MATERIALIZED"
         i += 1
     if i >= len(words) or words[i] not in ("TABLE", "VIEW"):
         return None
@@ -349,13 +354,101 @@ def _recover_create(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | 
         return None
     try:
         table = parser.parse_into(exp.Table, chunk[name_start:i], sql)[0]
-        query = parser.parse(chunk[query_at:], sql)[0]
     except (ParseError, RecursionError):
         return None
-    if not isinstance(table, exp.Table) or not isinstance(query, exp.Query):
+    query = _parse_query_prefix(chunk[query_at:], sql, parser)
+    if not isinstance(table, exp.Table) or query is None:
         return None
-    properties = exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary else None
+    flags: list[exp.Expr] = []
+    if temporary:
+        flags.append(exp.TemporaryProperty())
+    if materialized:
+        flags.append(exp.MaterializedProperty())
+    properties = exp.Properties(expressions=flags) if flags else None
     return exp.Create(this=table, kind=kind, expression=query, properties=properties)
+
+
+def _parse_query_prefix(tokens: list[Token], sql: str, parser: Parser) -> exp.Query | None:
+    """Parse a query, else the query without its trailing options (``WITH [NO] DATA``,
+    ``WITH READ ONLY``, ``PRIMARY INDEX (...)``...), cut at the last keyword at depth 0."""
+    end = len(tokens)
+    for _ in range(4):
+        try:
+            query = parser.parse(tokens[:end], sql)[0]
+        except (ParseError, RecursionError):
+            query = None
+        if isinstance(query, exp.Query):
+            return query
+        depth = 0
+        cut = None
+        for j in range(end - 1, 0, -1):
+            token_type = tokens[j].token_type
+            if token_type in _CLOSE:
+                depth += 1
+            elif token_type in _OPEN:
+                depth -= 1
+            elif not depth and _keyword(tokens[j]) in _TRAILING_OPTIONS:
+                cut = j
+                break
+        if cut is None:
+            return None
+        end = cut
+    return None
+
+
+_TRAILING_OPTIONS = frozenset({"WITH", "PRIMARY", "UNIQUE", "ON", "NO", "PARTITION", "INDEX"})
+
+
+def _strip_tsql_clauses(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | None:
+    """T-SQL clauses sqlglot may not parse: ``OUTPUT ... [INTO ...]`` after DML, and table
+    hints ``WITH (TABLOCK)`` after an INSERT's target. Parse the statement without them."""
+    words = [_keyword(token) for token in chunk]
+    if not words or words[0] not in ("INSERT", "MERGE", "UPDATE", "DELETE", "WITH"):
+        return None
+    kept: list[Token] = []
+    depth = 0
+    i = 0
+    changed = False
+    while i < len(chunk):
+        token = chunk[i]
+        if token.token_type in _OPEN:
+            depth += 1
+        elif token.token_type in _CLOSE:
+            depth -= 1
+        if not depth and words[i] == "OUTPUT" and i:
+            changed = True
+            break  # OUTPUT ... [INTO t] ends the statement
+        if (
+            not depth
+            and words[i] == "WITH"
+            and i + 1 < len(chunk)
+            and chunk[i + 1].token_type == TokenType.L_PAREN
+            and words[0] == "INSERT"
+            and kept
+            and kept[-1].token_type in (TokenType.VAR, TokenType.IDENTIFIER)
+        ):
+            # Skip ``WITH ( ... )`` table hints.
+            j = i + 1
+            level = 0
+            while j < len(chunk):
+                if chunk[j].token_type in _OPEN:
+                    level += 1
+                elif chunk[j].token_type in _CLOSE:
+                    level -= 1
+                    if not level:
+                        break
+                j += 1
+            i = j + 1
+            changed = True
+            continue
+        kept.append(token)
+        i += 1
+    if not changed or not kept:
+        return None
+    try:
+        return parser.parse(kept, sql)[0]
+    except (ParseError, RecursionError):
+        return None
 
 
 def _insert_exec(chunk: list[Token], parser: Parser) -> exp.Expr | None:
@@ -506,6 +599,8 @@ def split_at_keywords(tokens: list[Token]) -> list[list[Token]]:
                 starts = False
             if word == "NULL" and current:
                 starts = False
+            if word == "REPLACE" and prev == "OR":
+                starts = False  # CREATE OR REPLACE
             if word == "DELETE" and first == "MERGE":
                 starts = False
             if word in ("INSERT", "UPDATE") and first == "MERGE":
