@@ -88,6 +88,11 @@ def iter_sql_files(paths: tuple[Path, ...]) -> Iterator[tuple[Path, Path | None]
 )
 @click.option("--no-columns", is_flag=True, help="Table-level lineage only (faster).")
 @click.option(
+    "--no-conditions",
+    is_flag=True,
+    help="Leave out condition edges (filter and join columns).",
+)
+@click.option(
     "--max-bytes",
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_BYTES,
@@ -102,6 +107,7 @@ def parse_command(
     default_schema: str | None,
     output_format: str,
     no_columns: bool,
+    no_conditions: bool,
     max_bytes: int,
 ) -> None:
     """Print the table- and column-level lineage of SQL files (folders: every *.sql).
@@ -150,6 +156,7 @@ def parse_command(
                 default_schema=default_schema,
                 schema=schema,
                 columns=not no_columns,
+                conditions=not no_conditions,
                 max_bytes=max_bytes,
             )
         except SqlFileError as exc:

@@ -54,6 +54,7 @@ def extract_lineage(
     default_schema: str | None = None,
     schema: Mapping[str, Any] | None = None,
     columns: bool = True,
+    conditions: bool = True,
     path: str | None = None,
 ) -> FileLineage:
     """Extract the table- and column-level lineage of every statement of a SQL script.
@@ -67,6 +68,8 @@ def extract_lineage(
         schema: ``{"db.table": [columns] | {column: type}}``; resolves ``SELECT *`` and
             unqualified columns. Without it columns are never invented.
         columns: Extract column lineage (``False``: table level only, faster).
+        conditions: Record ``condition`` edges (the columns of filters and joins, to every
+            target column); ``False`` keeps only the edges that carry values.
         path: Reported as ``FileLineage.path``.
 
     Returns:
@@ -91,7 +94,7 @@ def extract_lineage(
     """
     digest = hashlib.sha256(sql.encode("utf-8", "surrogatepass")).hexdigest()
     name = dialect_from_comment(sql) or resolve_dialect(dialect)
-    return _extract(sql, digest, name, default_schema, schema, columns, path)
+    return _extract(sql, digest, name, default_schema, schema, columns, conditions, path)
 
 
 def extract_file(
@@ -101,6 +104,7 @@ def extract_file(
     default_schema: str | None = None,
     schema: Mapping[str, Any] | None = None,
     columns: bool = True,
+    conditions: bool = True,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> FileLineage:
     """Extract the lineage of a SQL file (see :func:`extract_lineage`).
@@ -116,7 +120,7 @@ def extract_file(
     """
     text, digest = read_sql_file(path, max_bytes=max_bytes)
     name = dialect_from_comment(text) or resolve_dialect(dialect)
-    return _extract(text, digest, name, default_schema, schema, columns, str(path))
+    return _extract(text, digest, name, default_schema, schema, columns, conditions, str(path))
 
 
 def read_sql_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
@@ -178,12 +182,13 @@ def _extract(
     default_schema: str | None,
     schema: Mapping[str, Any] | None,
     columns: bool,
+    conditions: bool,
     path: str | None,
 ) -> FileLineage:
     _warn_once_if_not_compiled()
     dialect = get_dialect(dialect_name)
     namer = Namer(dialect, default_schema)
-    script = ScriptState(namer, normalize_schema(schema, namer), columns)
+    script = ScriptState(namer, normalize_schema(schema, namer), columns, conditions)
     script.script_temps = _dropped_later(sql, namer)
     statements: list[StatementLineage] = []
     upper: str | None = None

@@ -47,6 +47,7 @@ class ScriptState:
     namer: Namer
     schema: dict[str, list[str]]
     columns: bool
+    conditions: bool = True  # record ``condition`` edges (filters and joins)
     temp_tables: dict[str, set[str]] = field(default_factory=dict)  # temp -> upstream tables
     temp_relations: dict[str, Relation] = field(default_factory=dict)
     script_temps: dict[str, int] = field(default_factory=dict)  # name -> offset of its DROP
@@ -108,6 +109,7 @@ class _Result:
     sources: set[str] = field(default_factory=set)
     targets: list[str] = field(default_factory=list)
     edges: dict[tuple[str, str], str] = field(default_factory=dict)
+    conditions: bool = True  # record condition edges
 
     def add_edges(self, target: str, names: list[str], deps: list[Deps], rel: Relation) -> None:
         """Edges into ``target``'s columns (``target=""``: a query result, unqualified names)."""
@@ -131,6 +133,8 @@ class _Result:
                 key = (f"{star}.*", target_column)
                 if key not in edges or edges[key] == CONDITION:
                     edges[key] = "direct"
+        if not self.conditions:
+            return
         for condition in rel.conditions:
             for target_column in target_columns:
                 edges.setdefault((condition, target_column), CONDITION)
@@ -140,7 +144,7 @@ def statement_lineage(
     expression: exp.Expr, index: int, line: int, script: ScriptState
 ) -> StatementLineage:
     kind = statement_kind(expression)
-    result = _Result(kind)
+    result = _Result(kind, conditions=script.conditions)
     handler = _HANDLERS.get(type(expression))
     if handler is None:
         for cls, candidate in _HANDLERS.items():

@@ -142,3 +142,12 @@ def test_bad_schema_and_default_schema_exit_2_before_any_output(tree: Path, tmp_
     assert code == 2 and not output.startswith("[")
     code, output = run(str(tree), "--default-schema", "a.b.c")
     assert code == 2 and "more than two parts" in output
+
+
+def test_no_conditions_flag(tmp_path: Path) -> None:
+    sql = tmp_path / "a.sql"
+    sql.write_text("INSERT INTO out SELECT a.x FROM a JOIN b ON a.id = b.id")
+    code, output = run(str(sql), "--no-conditions")
+    assert code == 0
+    kinds = {e["kind"] for e in json.loads(output)[0]["statements"][0]["column_lineage"]}
+    assert kinds == {"direct"}

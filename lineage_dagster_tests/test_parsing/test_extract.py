@@ -240,3 +240,11 @@ def test_procedure_statements_are_listed_with_their_lines() -> None:
 def test_truncated_fragments_never_raise(sql: str, dialect: str | None) -> None:
     for statement in extract_lineage(sql, dialect=dialect).statements:
         assert statement.error is None or not statement.error.message.startswith("internal")
+
+
+def test_conditions_false_keeps_only_value_edges() -> None:
+    sql = "INSERT INTO out SELECT a.x FROM a JOIN b ON a.id = b.id WHERE b.flag = 1"
+    with_conditions = extract_lineage(sql).statements[0].column_lineage
+    without = extract_lineage(sql, conditions=False).statements[0].column_lineage
+    assert {e.kind for e in with_conditions} == {"direct", "condition"}
+    assert [(e.source, e.target, e.kind) for e in without] == [("a.x", "out.x", "direct")]
