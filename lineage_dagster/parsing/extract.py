@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 """Files larger than this are refused by ``extract_file`` (override with ``max_bytes``)."""
 
+_SELECTS_WITHOUT_KEYWORD = frozenset({"Teradata", "DuckDB"})
 _DROPPED = re.compile(
     r"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?((?:[\w$#@]+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\])"
     r"(?:\s*\.\s*(?:[\w$#@]+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\]))*)",
@@ -192,6 +193,8 @@ def _extract(
     script.script_temps = _dropped_later(sql, namer)
     statements: list[StatementLineage] = []
     upper: str | None = None
+    # Teradata's SEL and DuckDB's FROM-first queries make SELECTs without the keyword.
+    hint_ok = type(dialect).__name__ not in _SELECTS_WITHOUT_KEYWORD
     for parsed in parse_statements(sql, dialect):
         if parsed.error is not None or parsed.expression is None:
             if parsed.error is not None:
@@ -204,7 +207,7 @@ def _extract(
         # The number of SELECT keywords in the statement's text lets the table walk skip the
         # projections of wide queries (see _walk_tables); over-counting only costs speed.
         script.select_hint = None
-        if parsed.end and len(expanded) == 1 and expanded[0][1] is parsed.expression:
+        if hint_ok and parsed.end and len(expanded) == 1 and expanded[0][1] is parsed.expression:
             if upper is None:
                 upper = sql.upper()
             script.select_hint = upper.count("SELECT", parsed.start, parsed.end)
