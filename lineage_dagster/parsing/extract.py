@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 """Files larger than this are refused by ``extract_file`` (override with ``max_bytes``)."""
 
-_SELECTS_WITHOUT_KEYWORD = frozenset({"Teradata", "DuckDB"})
+_SELECTS_WITHOUT_KEYWORD = frozenset({"Teradata", "DuckDB", "PRQL"})
 _DROPPED = re.compile(
     r"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?((?:[\w$#@]+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\])"
     r"(?:\s*\.\s*(?:[\w$#@]+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\]))*)",
@@ -210,7 +210,8 @@ def _extract(
         if hint_ok and parsed.end and len(expanded) == 1 and expanded[0][1] is parsed.expression:
             if upper is None:
                 upper = sql.upper()
-            script.select_hint = upper.count("SELECT", parsed.start, parsed.end)
+            if upper.find("|>", parsed.start, parsed.end) < 0:  # pipe syntax: FROM t |> ...
+                script.select_hint = upper.count("SELECT", parsed.start, parsed.end)
         for line, expression in expanded:
             script.root = expression
             try:
