@@ -1,0 +1,48 @@
+"""The fast paths give the same lineage as the slow ones: skeleton table walk, whole-file parse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import lineage_dagster.parsing.extract as extract_module
+from lineage_dagster.parsing import extract_lineage
+from lineage_dagster_tests.benchmarks.corpus import write_corpus
+from lineage_dagster_tests.test_parsing.fixture_cases import load_cases
+
+
+class _Everything:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def _tables(sql: str, dialect: str | None) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    return [(s.sources, s.targets) for s in extract_lineage(sql, dialect=dialect).statements]
+
+
+@pytest.mark.slow
+def test_skeleton_walk_matches_full_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scripts = [(case.sql, case.dialect) for case in load_cases()]
+    for path in write_corpus(tmp_path, files=150, seed=3):
+        scripts.append((path.read_text(encoding="utf-8"), None))
+    fast = [_tables(sql, dialect) for sql, dialect in scripts]
+    # Disable the shortcut for every dialect: always walk in full.
+    monkeypatch.setattr(extract_module, "_SELECTS_WITHOUT_KEYWORD", _Everything())
+    full = [_tables(sql, dialect) for sql, dialect in scripts]
+    assert fast == full
+
+
+@pytest.mark.slow
+def test_whole_file_parse_matches_statement_by_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lineage_dagster.parsing.statements as statements_module
+
+    scripts = [(case.sql, case.dialect) for case in load_cases()]
+    for path in write_corpus(tmp_path, files=150, seed=4):
+        scripts.append((path.read_text(encoding="utf-8"), None))
+    fast = [extract_lineage(sql, dialect=dialect).to_dict() for sql, dialect in scripts]
+    monkeypatch.setattr(statements_module, "_parse_whole", lambda *args: None)
+    slow = [extract_lineage(sql, dialect=dialect).to_dict() for sql, dialect in scripts]
+    assert fast == slow
