@@ -134,6 +134,9 @@ class ColumnWalker:
         self.namer = namer
         self.schema = schema
         self.temp = temp
+        # Oracle does not let a SELECT refer to its own aliases (``SELECT a AS b, b * 2``):
+        # there ``b`` is a column of a table.
+        self.alias_refs = not getattr(type(namer.dialect), "DISABLES_ALIAS_REF_EXPANSION", False)
 
     # --- relations of FROM items -------------------------------------------------------------
 
@@ -347,6 +350,7 @@ class ColumnWalker:
     ) -> Relation:
         scope = Scope(outer)
         scope.node = select
+        scope.prefer_alias = self.alias_refs
         rel = Relation()
         from_ = select.args.get("from_")
         items: list[exp.Expr] = []
@@ -381,7 +385,7 @@ class ColumnWalker:
         for arg in _ROW_FILTER_ARGS:
             clause = select.args.get(arg)
             if clause is not None:
-                scope.prefer_alias = arg != "where"
+                scope.prefer_alias = arg != "where" and self.alias_refs
                 _merge_set(conditions, self.expression_deps(clause, scope, ctes, rel))
         return rel
 
