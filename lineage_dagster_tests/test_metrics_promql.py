@@ -24,34 +24,35 @@ RISK_0, RISK_1, RISK_LOAD = (
     group("risk", "parse", 1),
     group("risk", "load", 0),
 )
-# One sample a minute for ten minutes; "a+bxN" grows by b a minute.
+# One sample a minute for ten minutes; "a+bxN" grows by b a minute. promtool compares exactly, so
+# every rate is a power-of-two fraction (15 a minute is 0.25/s) and sums in any order are exact.
 SERIES = {
-    f'lineage_files_processed_total{{{RISK_0},status="ok"}}': "0+6x10",
-    f'lineage_files_processed_total{{{RISK_1},status="ok"}}': "0+6x10",
-    f'lineage_files_processed_total{{{RISK_0},status="partial"}}': "0+3x10",
-    f'lineage_files_processed_total{{{RISK_1},status="failed"}}': "0+3x10",
+    f'lineage_files_processed_total{{{RISK_0},status="ok"}}': "0+15x10",
+    f'lineage_files_processed_total{{{RISK_1},status="ok"}}': "0+15x10",
+    f'lineage_files_processed_total{{{RISK_0},status="partial"}}': "0+15x10",
+    f'lineage_files_processed_total{{{RISK_1},status="failed"}}': "0+15x10",
     f"lineage_statements_total{{{RISK_0}}}": "0+30x10",
-    f"lineage_parse_cache_hits_total{{{RISK_0}}}": "0+9x10",
-    f"lineage_parse_cache_misses_total{{{RISK_0}}}": "0+3x10",
+    f"lineage_parse_cache_hits_total{{{RISK_0}}}": "0+45x10",
+    f"lineage_parse_cache_misses_total{{{RISK_0}}}": "0+15x10",
     f'lineage_parse_batch_duration_seconds_bucket{{{RISK_0},le="0.25"}}': "0+0x10",
-    f'lineage_parse_batch_duration_seconds_bucket{{{RISK_0},le="0.5"}}': "0+6x10",
-    f'lineage_parse_batch_duration_seconds_bucket{{{RISK_0},le="+Inf"}}': "0+6x10",
-    f"lineage_neo4j_write_duration_seconds_sum{{{RISK_LOAD}}}": "0+3x10",
-    f"lineage_neo4j_write_duration_seconds_count{{{RISK_LOAD}}}": "0+6x10",
+    f'lineage_parse_batch_duration_seconds_bucket{{{RISK_0},le="0.5"}}': "0+15x10",
+    f'lineage_parse_batch_duration_seconds_bucket{{{RISK_0},le="+Inf"}}': "0+15x10",
+    f"lineage_neo4j_write_duration_seconds_sum{{{RISK_LOAD}}}": "0+15x10",
+    f"lineage_neo4j_write_duration_seconds_count{{{RISK_LOAD}}}": "0+30x10",
     f"lineage_last_run_failed_files{{{RISK_LOAD}}}": "3 3 3 3 3 3 3 3 3 3 2",
     f"lineage_last_success_timestamp_seconds{{{RISK_LOAD}}}": "1700000000x10",
 }
 # Panel title, refId -> expected samples at 10 minutes.
 EXPECTED = {
-    ("Throughput: files parsed per second", "A"): [({"partition": "risk"}, 0.3)],
+    ("Throughput: files parsed per second", "A"): [({"partition": "risk"}, 1.0)],
     ("Throughput: statements per second", "A"): [({"partition": "risk"}, 0.5)],
     ("Parse cache hit rate", "A"): [({}, 0.75)],
     # Every batch took between 0.25 s and 0.5 s: the median interpolates to the middle.
     ("Parse batch duration (p50 / p95 / p99)", "A"): [({}, 0.375)],
     ("Success vs failure: files by outcome", "A"): [
-        ({"status": "ok"}, 0.2),
-        ({"status": "partial"}, 0.05),
-        ({"status": "failed"}, 0.05),
+        ({"status": "ok"}, 0.5),
+        ({"status": "partial"}, 0.25),
+        ({"status": "failed"}, 0.25),
     ],
     ("Neo4j write transaction time", "C"): [({}, 0.5)],
     ("Failed files in the last run", "A"): [({"partition": "risk"}, 2)],

@@ -67,11 +67,6 @@ class MetricsResource(dg.ConfigurableResource):
             self._prometheus.setup_for_execution(context)
         self._disabled = False
 
-    @property
-    def gateway_url(self) -> str | None:
-        """The Pushgateway this step process pushes to, if any."""
-        return self._prometheus.gateway if self._prometheus is not None else None
-
     def push(
         self, context: dg.OpExecutionContext, metrics: StepMetrics, *, step: str, index: int = 0
     ) -> bool:
