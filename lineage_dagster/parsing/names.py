@@ -59,6 +59,7 @@ class Namer:
         self.table_variables = type(dialect).__name__ in ("TSQL", "Fabric")
         self.default: tuple[str, ...] = ()
         self.catalog_only: str | None = None  # a default catalog without a default schema
+        self._unquoted: dict[str, str] = {}  # unquoted identifier -> normalised
         if default_schema:
             parts = [p for p in str(default_schema).split(".") if p]
             if len(parts) > 2:
@@ -106,7 +107,13 @@ class Namer:
         if node is None:
             return ""
         if isinstance(node, exp.Identifier):
-            return self.name(node.this, quoted=node.quoted)
+            if node.quoted:
+                return self.name(node.this, quoted=True)
+            text = node.this
+            cached = self._unquoted.get(text)
+            if cached is None:
+                cached = self._unquoted[text] = self.name(text, quoted=False)
+            return cached
         return self.name(node.name, quoted=False)
 
     def _table_part(self, node: exp.Expr) -> str:
@@ -152,9 +159,18 @@ class Namer:
     def column(self, node: exp.Expr) -> str:
         """Normalise a column name (BigQuery columns are case-insensitive)."""
         if isinstance(node, exp.Identifier):
-            if self.tables_keep_case:
-                return node.this.lower()
-            return self.name(node.this, quoted=node.quoted)
+            if node.quoted:
+                return (
+                    node.this.lower()
+                    if self.tables_keep_case
+                    else self.name(node.this, quoted=True)
+                )
+            # Wide statements repeat the same names: remember the unquoted ones.
+            text = node.this
+            cached = self._unquoted.get(text)
+            if cached is None:
+                cached = self._unquoted[text] = self.name(text, quoted=False)
+            return cached
         return self.name(node.name, quoted=False)
 
     def qualify_text(self, name: str) -> str:
