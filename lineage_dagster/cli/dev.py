@@ -18,6 +18,12 @@ telemetry:
   enabled: false
 run_queue:
   max_concurrent_runs: 2
+  # One run per folder at a time: two runs replacing the same files could interleave.
+  tag_concurrency_limits:
+    - key: dagster/partition
+      value:
+        applyLimitPerUniqueValue: true
+      limit: 1
 """
 
 

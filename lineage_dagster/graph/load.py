@@ -232,12 +232,12 @@ def sync_files(
         for query, query_rows in (
             (queries.MERGE_FILES, rows.files),
             (queries.MERGE_TABLES, rows.tables),
-            (queries.MERGE_STATEMENTS, rows.statements),
-            (queries.MERGE_READS, rows.reads),
-            (queries.MERGE_WRITES, rows.writes),
-            (queries.MERGE_FEEDS, rows.feeds),
+            (queries.CREATE_STATEMENTS, rows.statements),
+            (queries.CREATE_READS, rows.reads),
+            (queries.CREATE_WRITES, rows.writes),
+            (queries.CREATE_FEEDS, rows.feeds),
             (queries.MERGE_COLUMNS, rows.columns),
-            (queries.MERGE_DERIVES_FROM, rows.derives_from),
+            (queries.CREATE_DERIVES_FROM, rows.derives_from),
         ):
             for part in _chunks(query_rows, chunk):
                 tx.run(query, rows=part).consume()

@@ -2,6 +2,9 @@
 
 The model is documented in docs/graph-model.md. Every lineage edge records the file (and
 statement) that produced it, so one file's lineage can be replaced or removed as a unit.
+Shared nodes (files, tables, columns) are MERGEd on their unique keys; a file's statements and
+edges are CREATEd, because the same transaction first deletes everything the file produced
+before, and the rows are de-duplicated: no existence check per edge is needed.
 """
 
 SCHEMA_STATEMENTS: tuple[str, ...] = (
@@ -82,40 +85,40 @@ UNWIND $rows AS row
 MERGE (:Table {name: row.name})
 """
 
-MERGE_STATEMENTS = """
+CREATE_STATEMENTS = """
 UNWIND $rows AS row
 MATCH (f:SqlFile {path: row.path})
-MERGE (s:Statement {id: row.id})
-SET s.file = row.path,
-    s.index = row.index,
-    s.line = row.line,
-    s.kind = row.kind,
-    s.error_message = row.error_message,
-    s.error_line = row.error_line,
-    s.error_column = row.error_column
-MERGE (f)-[:CONTAINS]->(s)
+CREATE (f)-[:CONTAINS]->(:Statement {
+    id: row.id,
+    file: row.path,
+    index: row.index,
+    line: row.line,
+    kind: row.kind,
+    error_message: row.error_message,
+    error_line: row.error_line,
+    error_column: row.error_column
+})
 """
 
-MERGE_READS = """
+CREATE_READS = """
 UNWIND $rows AS row
 MATCH (s:Statement {id: row.statement_id})
 MATCH (t:Table {name: row.table})
-MERGE (s)-[:READS]->(t)
+CREATE (s)-[:READS]->(t)
 """
 
-MERGE_WRITES = """
+CREATE_WRITES = """
 UNWIND $rows AS row
 MATCH (s:Statement {id: row.statement_id})
 MATCH (t:Table {name: row.table})
-MERGE (s)-[:WRITES]->(t)
+CREATE (s)-[:WRITES]->(t)
 """
 
-MERGE_FEEDS = """
+CREATE_FEEDS = """
 UNWIND $rows AS row
 MATCH (source:Table {name: row.source})
 MATCH (target:Table {name: row.target})
-MERGE (source)-[r:FEEDS {statement_id: row.statement_id}]->(target)
-SET r.file = row.file
+CREATE (source)-[:FEEDS {statement_id: row.statement_id, file: row.file}]->(target)
 """
 
 MERGE_COLUMNS = """
@@ -126,12 +129,13 @@ ON CREATE SET c.name = row.name, c.table = row.table
 MERGE (t)-[:HAS_COLUMN]->(c)
 """
 
-MERGE_DERIVES_FROM = """
+CREATE_DERIVES_FROM = """
 UNWIND $rows AS row
 MATCH (source:Column {id: row.source})
 MATCH (target:Column {id: row.target})
-MERGE (target)-[r:DERIVES_FROM {statement_id: row.statement_id, kind: row.kind}]->(source)
-SET r.file = row.file
+CREATE (target)-[:DERIVES_FROM {
+    statement_id: row.statement_id, kind: row.kind, file: row.file
+}]->(source)
 """
 
 # ---------------------------------------------------------------------------------------------
