@@ -507,6 +507,27 @@ def _handle_update(expression: exp.Update, result: _Result, script: ScriptState,
     out = Relation()
     out.conditions = conditions | rel.conditions
     for assignment in expression.expressions:
+        if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Tuple):
+            # ``SET (a, b) = (SELECT x, y ...)`` or ``= (x, y)``: by position.
+            names = [namer.column(c.this) for c in assignment.this.expressions if c.this]
+            value = assignment.expression
+            if isinstance(value, (exp.Subquery, exp.Query)):
+                inner = walker.query(value, ctes, scope)
+                out.tables |= inner.tables
+                out.conditions |= inner.conditions
+                values = inner.deps
+            elif isinstance(value, exp.Tuple):
+                values = [
+                    dict(walker.column_deps(v, scope, ctes) or {})
+                    if isinstance(v, exp.Column)
+                    else walker.expression_deps(v, scope, ctes, out)
+                    for v in value.expressions
+                ]
+            else:
+                values = []
+            for name, deps in zip(names, values, strict=False):
+                out.add(name, dict(deps))
+            continue
         if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
             continue
         name = namer.column(assignment.this.this)
