@@ -80,6 +80,10 @@ def iter_sql_files(paths: tuple[Path, ...]) -> Iterator[tuple[Path, Path | None]
 )
 @click.option("--default-schema", help='Prefix for less qualified names: "db" or "catalog.db".')
 @click.option(
+    "--default-catalog",
+    help="Default catalog alone (BigQuery project, Snowflake database) for schema.table names.",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["json", "table"]),
@@ -105,6 +109,7 @@ def parse_command(
     dialect_map_file: Path | None,
     schema_file: Path | None,
     default_schema: str | None,
+    default_catalog: str | None,
     output_format: str,
     no_columns: bool,
     no_conditions: bool,
@@ -138,7 +143,7 @@ def parse_command(
         raise click.BadParameter("the schema must be a JSON object", param_hint="--schema")
     try:
         # Validate before any output: a bad schema or default schema is a usage error.
-        normalize_schema(schema, Namer(get_dialect(None), default_schema))
+        normalize_schema(schema, Namer(get_dialect(None), default_schema, default_catalog))
     except LineageError as exc:
         raise click.UsageError(str(exc)) from exc
 
@@ -154,6 +159,7 @@ def parse_command(
                 path,
                 dialect=file_dialect,
                 default_schema=default_schema,
+                default_catalog=default_catalog,
                 schema=schema,
                 columns=not no_columns,
                 conditions=not no_conditions,

@@ -57,6 +57,7 @@ def extract_lineage(
     columns: bool = True,
     conditions: bool = True,
     path: str | None = None,
+    default_catalog: str | None = None,
 ) -> FileLineage:
     """Extract the table- and column-level lineage of every statement of a SQL script.
 
@@ -66,6 +67,9 @@ def extract_lineage(
             comment at its top (the comment is more specific); ``None``: sqlglot's generic
             dialect.
         default_schema: ``"db"`` or ``"catalog.db"`` prefixed to less qualified table names.
+        default_catalog: A default catalog (BigQuery project, Snowflake database) alone:
+            ``schema.table`` names get it; with ``default_schema="db"``, same as
+            ``"catalog.db"``.
         schema: ``{"db.table": [columns] | {column: type}}``; resolves ``SELECT *`` and
             unqualified columns. Without it columns are never invented.
         columns: Extract column lineage (``False``: table level only, faster).
@@ -95,7 +99,9 @@ def extract_lineage(
     """
     digest = hashlib.sha256(sql.encode("utf-8", "surrogatepass")).hexdigest()
     name = dialect_from_comment(sql) or resolve_dialect(dialect)
-    return _extract(sql, digest, name, default_schema, schema, columns, conditions, path)
+    return _extract(
+        sql, digest, name, (default_schema, default_catalog), schema, columns, conditions, path
+    )
 
 
 def extract_file(
@@ -107,6 +113,7 @@ def extract_file(
     columns: bool = True,
     conditions: bool = True,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    default_catalog: str | None = None,
 ) -> FileLineage:
     """Extract the lineage of a SQL file (see :func:`extract_lineage`).
 
@@ -121,7 +128,8 @@ def extract_file(
     """
     text, digest = read_sql_file(path, max_bytes=max_bytes)
     name = dialect_from_comment(text) or resolve_dialect(dialect)
-    return _extract(text, digest, name, default_schema, schema, columns, conditions, str(path))
+    defaults = (default_schema, default_catalog)
+    return _extract(text, digest, name, defaults, schema, columns, conditions, str(path))
 
 
 def read_sql_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
@@ -180,7 +188,7 @@ def _extract(
     sql: str,
     digest: str,
     dialect_name: str | None,
-    default_schema: str | None,
+    defaults: tuple[str | None, str | None],
     schema: Mapping[str, Any] | None,
     columns: bool,
     conditions: bool,
@@ -188,7 +196,7 @@ def _extract(
 ) -> FileLineage:
     _warn_once_if_not_compiled()
     dialect = get_dialect(dialect_name)
-    namer = Namer(dialect, default_schema)
+    namer = Namer(dialect, *defaults)
     script = ScriptState(namer, normalize_schema(schema, namer), columns, conditions)
     script.script_temps = _dropped_later(sql, namer)
     statements: list[StatementLineage] = []

@@ -217,6 +217,8 @@ def _write(
             new.tables = set(script.temp_tables[target])
             new.conditions = set(rel.conditions) | (old.conditions if old else set())
             new.stars = list(dict.fromkeys((old.stars if old else []) + rel.stars))
+            # Rows appended by several INSERTs: a column comes from each of them.
+            new.star_union = rel.star_union if old is None else len(new.stars) > 1
             if old is not None:
                 for name, old_deps in zip(old.names, old.deps, strict=False):
                     new.add(name, dict(old_deps))
@@ -606,9 +608,13 @@ def _handle_merge(expression: exp.Merge, result: _Result, script: ScriptState, l
     if with_ is not None:
         ctes = walker.ctes(with_, ctes, None)
     walker._add_source(table, scope, ctes, rel)
+    # The values of ``WHEN NOT MATCHED THEN INSERT`` can only come from the source: there is
+    # no target row. Resolve them in a scope that holds the source alone.
+    source_scope = Scope(None)
     using = expression.args.get("using")
     if using is not None:
         walker._add_source(using, scope, ctes, rel)
+        walker._add_source(using, source_scope, ctes, Relation())
     out = Relation()
     out.conditions = set(rel.conditions)
     on = expression.args.get("on")
@@ -637,9 +643,9 @@ def _handle_merge(expression: exp.Merge, result: _Result, script: ScriptState, l
             if columns:
                 for column, value in zip(columns, values, strict=False):
                     deps = (
-                        dict(walker.column_deps(value, scope, ctes) or {})
+                        dict(walker.column_deps(value, source_scope, ctes) or {})
                         if isinstance(value, exp.Column)
-                        else walker.expression_deps(value, scope, ctes, out)
+                        else walker.expression_deps(value, source_scope, ctes, out)
                     )
                     name = namer.column(column.this if isinstance(column, exp.Column) else column)
                     out.add(name, deps)

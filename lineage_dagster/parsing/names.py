@@ -52,7 +52,12 @@ class Namer:
     'ANALYTICS.RAW.Fx'
     """
 
-    def __init__(self, dialect: Dialect, default_schema: str | None = None) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        default_schema: str | None = None,
+        default_catalog: str | None = None,
+    ) -> None:
         self.dialect = dialect
         self.strategy = _STRATEGIES.get(dialect.normalization_strategy, _LOWER)
         self.tables_keep_case = type(dialect).__name__ == "BigQuery"
@@ -64,7 +69,19 @@ class Namer:
             parts = [p for p in str(default_schema).split(".") if p]
             if len(parts) > 2:
                 raise SchemaError(f"default schema {default_schema!r} has more than two parts")
-            self.default = tuple(self.name(p, quoted=False) for p in parts)
+            self.default = tuple(self._default_part(p) for p in parts)
+        if default_catalog:
+            if len(self.default) == 2:
+                raise SchemaError("give the catalog either in default_schema or default_catalog")
+            catalog = self._default_part(str(default_catalog))
+            if self.default:
+                self.default = (catalog, self.default[0])
+            else:
+                self.catalog_only = catalog
+
+    def _default_part(self, text: str) -> str:
+        # BigQuery project and dataset names are case-sensitive.
+        return text if self.tables_keep_case else self.name(text, quoted=False)
 
     def use(self, catalog: str | None, schema: str | None) -> None:
         """Change the defaults, as a ``USE`` statement does for the rest of a script.
@@ -175,10 +192,15 @@ class Namer:
 
     def qualify_text(self, name: str) -> str:
         """Normalise a dotted table name given as text (schema mappings, CLI input)."""
-        parts = [self.name(p.strip('"`[]'), quoted=p[:1] in '"`[') for p in name.split(".")]
+        if self.tables_keep_case:
+            parts = [p.strip('"`[]') for p in name.split(".")]
+        else:
+            parts = [self.name(p.strip('"`[]'), quoted=p[:1] in '"`[') for p in name.split(".")]
         default = self.default
         if default and len(parts) <= len(default):
             parts = [*default[: len(default) - len(parts) + 1], *parts]
+        elif self.catalog_only and len(parts) == 2:
+            parts = [self.catalog_only, *parts]
         return ".".join(parts)
 
 

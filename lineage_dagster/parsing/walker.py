@@ -29,13 +29,18 @@ _QUERY = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
 # Window functions that pick a value from another row: sqlglot files them as aggregates,
 # but the value is not aggregated.
 _NAVIGATION = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
+_STRUCT_DIALECTS = frozenset(
+    {"BigQuery", "Spark", "Spark2", "Databricks", "Hive", "Presto", "Trino", "Athena", "DuckDB"}
+)
 _ROW_FILTER_ARGS = ("where", "group", "having", "qualify")
 
 
 class Relation:
     """The columns a query (or table) produces, with the base columns each derives from."""
 
-    __slots__ = ("any_column", "conditions", "deps", "index", "names", "stars", "tables")
+    __slots__ = (
+        "any_column", "conditions", "deps", "index", "names", "star_union", "stars", "tables",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         # For table functions (UNNEST, FLATTEN, ...): every column of the output, whatever
@@ -45,6 +50,9 @@ class Relation:
         self.deps: list[Deps] = []
         self.index: dict[str, int] = {}
         self.stars: list[str] = []  # base tables whose unknown columns pass through
+        # True when the stars are the branches of a UNION (a column comes from all of them),
+        # False when they are joined tables (a column comes from one, unknown).
+        self.star_union = False
         self.conditions: set[str] = set()  # base columns that filter or join the rows
         self.tables: set[str] = set()
 
@@ -65,8 +73,8 @@ class Relation:
             return self.deps[i]
         if self.any_column is not None:
             return self.any_column
-        if len(self.stars) == 1:
-            return {f"{self.stars[0]}.{name}": DIRECT}
+        if len(self.stars) == 1 or (self.stars and self.star_union):
+            return {f"{star}.{name}": DIRECT for star in self.stars}
         return None
 
     def has(self, name: str) -> bool | None:
@@ -137,6 +145,8 @@ class ColumnWalker:
         # Oracle does not let a SELECT refer to its own aliases (``SELECT a AS b, b * 2``):
         # there ``b`` is a column of a table.
         self.alias_refs = not getattr(type(namer.dialect), "DISABLES_ALIAS_REF_EXPANSION", False)
+        # Dialects where ``a.b.c`` may read field ``b.c`` of a struct column ``a``.
+        self.struct_fields = type(namer.dialect).__name__ in _STRUCT_DIALECTS
 
     # --- relations of FROM items -------------------------------------------------------------
 
@@ -428,6 +438,7 @@ class ColumnWalker:
             )
             sources = self._star_sources(qualifier, scope)
             except_ = {namer.column(c) for c in _star_except(inner)}
+            starred = [source for source in sources if source.stars]
             for source in sources:
                 for name, deps in zip(source.names, source.deps, strict=False):
                     if name not in except_:
@@ -435,6 +446,12 @@ class ColumnWalker:
                 for star in source.stars:
                     if star not in rel.stars:
                         rel.stars.append(star)
+            if (
+                len(starred) == 1
+                and starred[0].star_union
+                and len(rel.stars) == len(starred[0].stars)
+            ):
+                rel.star_union = True
             return
         if isinstance(expression, exp.Alias):
             name = namer.column(expression.args["alias"])
@@ -499,7 +516,17 @@ class ColumnWalker:
                 if source is not None:
                     return source.lookup(name)
                 current = current.outer
-            return None
+            if not self.struct_fields:
+                return None
+            # No alias matches: ``struct_col.field`` (BigQuery, Spark) where the leftmost part
+            # is a column of a table in scope, not a table.
+            root = column.args.get("catalog") or column.args.get("db") or table
+            return self._unqualified(namer.column(root), scope)
+        return self._unqualified(name, scope)
+
+    def _unqualified(self, name: str, scope: Scope) -> Deps | None:
+        """The lineage of a column named without a table."""
+        current: Scope | None = scope
         while current is not None:
             sources = current.sources
             if (
@@ -636,6 +663,7 @@ def _renamed(rel: Relation, alias: exp.Expr | None, namer: Namer) -> Relation:
         return rel
     out = Relation()
     out.stars = list(rel.stars)
+    out.star_union = rel.star_union
     out.conditions = rel.conditions
     out.tables = rel.tables
     for i, column in enumerate(columns):
@@ -660,6 +688,7 @@ def _union(left: Relation, right: Relation) -> Relation:
             _merge(deps, right.deps[i])
         out.add(name, deps)
     out.stars = list(dict.fromkeys(left.stars + right.stars))
+    out.star_union = len(out.stars) > 1
     out.conditions = left.conditions | right.conditions
     out.tables = left.tables | right.tables
     return out

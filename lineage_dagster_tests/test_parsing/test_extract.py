@@ -248,3 +248,31 @@ def test_conditions_false_keeps_only_value_edges() -> None:
     without = extract_lineage(sql, conditions=False).statements[0].column_lineage
     assert {e.kind for e in with_conditions} == {"direct", "condition"}
     assert [(e.source, e.target, e.kind) for e in without] == [("a.x", "out.x", "direct")]
+
+
+def test_default_catalog_alone_and_with_a_schema() -> None:
+    sql = "SELECT * FROM t, s.u, c.s.v"
+    assert extract_lineage(sql, default_catalog="cat").statements[0].sources == (
+        "c.s.v",
+        "cat.s.u",
+        "t",
+    )
+    assert extract_lineage(sql, default_catalog="cat", default_schema="db").statements[
+        0
+    ].sources == ("c.s.v", "cat.db.t", "cat.s.u")
+    with pytest.raises(SchemaError):
+        extract_lineage(sql, default_catalog="x", default_schema="cat.db")
+
+
+def test_bigquery_defaults_and_schema_keep_table_case() -> None:
+    lineage = extract_lineage(
+        "INSERT INTO ds.Out SELECT * FROM Reporting.Events",
+        dialect="bigquery",
+        default_catalog="my-Project",
+        schema={"my-Project.Reporting.Events": ["id"]},
+    )
+    stmt = lineage.statements[0]
+    assert stmt.sources == ("my-Project.Reporting.Events",)
+    assert [(e.source, e.target) for e in stmt.column_lineage] == [
+        ("my-Project.Reporting.Events.id", "my-Project.ds.Out.id")
+    ]
