@@ -439,10 +439,17 @@ class ColumnWalker:
             sources = self._star_sources(qualifier, scope)
             except_ = {namer.column(c) for c in _star_except(inner)}
             starred = [source for source in sources if source.stars]
+            # ``* REPLACE (expr AS col)`` (BigQuery, Snowflake): col takes expr's lineage.
+            replaced: dict[str, Deps] = {}
+            for item in _star_replace(inner):
+                if isinstance(item, exp.Alias):
+                    replaced[namer.column(item.args["alias"])] = self.expression_deps(
+                        item.this, scope, ctes, rel
+                    )
             for source in sources:
                 for name, deps in zip(source.names, source.deps, strict=False):
                     if name not in except_:
-                        rel.add(name, deps)
+                        rel.add(name, replaced.get(name, deps))
                 for star in source.stars:
                     if star not in rel.stars:
                         rel.stars.append(star)
@@ -677,6 +684,13 @@ def _star_except(node: exp.Expr) -> list[exp.Expr]:
     star = node.this if isinstance(node, exp.Column) else node
     if isinstance(star, exp.Star):
         return list(star.args.get("except_") or star.args.get("except") or ())
+    return []
+
+
+def _star_replace(node: exp.Expr) -> list[exp.Expr]:
+    star = node.this if isinstance(node, exp.Column) else node
+    if isinstance(star, exp.Star):
+        return list(star.args.get("replace") or ())
     return []
 
 
