@@ -83,6 +83,8 @@ def statement_kind(expression: exp.Expr) -> str:
             return "RENAME"
         if any(isinstance(a, exp.SwapTable) for a in actions):
             return "SWAP"
+        if any(isinstance(a, exp.Query) for a in actions):
+            return "ALTER_VIEW"
         return f"ALTER_{(expression.args.get('kind') or 'TABLE').upper()}"
     if isinstance(expression, exp.TruncateTable):
         return "TRUNCATE"
@@ -685,6 +687,16 @@ def _handle_drop(expression: exp.Drop, result: _Result, script: ScriptState, lin
 
 
 def _handle_alter(expression: exp.Alter, result: _Result, script: ScriptState, line: int) -> None:
+    kind = (expression.args.get("kind") or "").upper()
+    query = next(
+        (a for a in expression.args.get("actions") or () if isinstance(a, exp.Query)), None
+    )
+    if kind == "VIEW" and query is not None:
+        # ``ALTER VIEW v AS SELECT ...`` redefines the view.
+        _handle_create(
+            exp.Create(this=expression.this, kind="VIEW", expression=query), result, script, line
+        )
+        return
     namer = script.namer
     table = target_table(expression.this)
     if table is None:

@@ -119,10 +119,12 @@ class Namer:
             return text.upper()
         return text.lower()
 
-    def ident(self, node: exp.Expr | None) -> str:
+    def ident(self, node: exp.Expr | str | None) -> str:
         """Normalise an identifier node (``""`` when absent)."""
         if node is None:
             return ""
+        if isinstance(node, str):
+            return self.name(node, quoted=False)
         if isinstance(node, exp.Identifier):
             if node.quoted:
                 return self.name(node.this, quoted=True)

@@ -252,7 +252,7 @@ def _parse_chunk(
         if replaced is not None:
             yield ParsedStatement(line, replaced, start=chunk[0].start, end=chunk[-1].end + 1)
             return
-    if isinstance(expression, exp.Command) and _keyword(chunk[0]) == "CREATE":
+    if isinstance(expression, exp.Command) and _keyword(chunk[0]) in ("CREATE", "ALTER"):
         recovered = _recover_create(chunk, sql, parser)
         if recovered is not None:
             yield ParsedStatement(line, recovered, start=chunk[0].start, end=chunk[-1].end + 1)
@@ -313,16 +313,23 @@ def _recover_create(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | 
     that sqlglot may not parse; the lineage only needs the name and the query.
     """
     words = [_keyword(token) for token in chunk]
-    if not words or words[0] != "CREATE":
+    if not words or words[0] not in ("CREATE", "ALTER", "REPLACE"):
         return None
     i = 1
     temporary = materialized = False
-    while i < len(words) and words[i] in _CREATE_MODIFIERS:
+    # Modifiers up to TABLE/VIEW: OR REPLACE, TEMPORARY, MySQL ``ALGORITHM = MERGE``...
+    while i < min(len(words), 8) and words[i] not in ("TABLE", "VIEW"):
         temporary = temporary or words[i] in ("TEMP", "TEMPORARY", "VOLATILE")
         materialized = materialized or words[i] == "MATERIALIZED"
+        if words[i] in ("AS", "SELECT", "WITH", "FUNCTION", "PROCEDURE") or (
+            chunk[i].token_type in _OPEN
+        ):
+            return None
         i += 1
     if i >= len(words) or words[i] not in ("TABLE", "VIEW"):
         return None
+    if words[0] != "CREATE" and words[i] != "VIEW":
+        return None  # ALTER/REPLACE ... AS query only (re)defines views
     kind = words[i]
     i += 1
     if words[i : i + 3] == ["IF", "NOT", "EXISTS"]:
@@ -583,7 +590,10 @@ def split_at_keywords(tokens: list[Token]) -> list[list[Token]]:
             if prev in _SET_OPERATORS or prev in ("THEN", "ON", "FOR", "KEY", "BY", "NOT"):
                 starts = word in ("CREATE", "DROP", "ALTER", "TRUNCATE") and prev != "ON"
             if word in ("SELECT", "WITH", "VALUES", "EXEC", "EXECUTE") and (
-                (first in ("INSERT", "CREATE", "WITH", "REPLACE", "UPSERT") and not has_query)
+                (
+                    first in ("INSERT", "CREATE", "ALTER", "WITH", "REPLACE", "UPSERT")
+                    and not has_query
+                )
                 or (first == "DECLARE" and prev == "FOR")
             ):
                 starts = False
@@ -601,6 +611,8 @@ def split_at_keywords(tokens: list[Token]) -> list[list[Token]]:
                 starts = False
             if word == "REPLACE" and prev == "OR":
                 starts = False  # CREATE OR REPLACE
+            if prev == "=":
+                starts = False  # ``ALGORITHM = MERGE``: a value, not a statement
             if word == "DELETE" and first == "MERGE":
                 starts = False
             if word in ("INSERT", "UPDATE") and first == "MERGE":

@@ -620,6 +620,8 @@ class ColumnWalker:
         stack: list[tuple[exp.Expr, int]] = [(node, EXPRESSION)]
         while stack:
             current, kind = stack.pop()
+            if not isinstance(current, exp.Expr):
+                continue  # a flag stored where an expression usually is
             if isinstance(current, exp.Star):
                 # ``COUNT(*)``: the value depends on every row of every source.
                 for source in scope.sources.values():
