@@ -40,9 +40,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 """Files larger than this are refused by ``extract_file`` (override with ``max_bytes``)."""
 
+# Teradata's SEL and DuckDB's FROM-first queries make SELECTs without the keyword.
 _SELECTS_WITHOUT_KEYWORD = frozenset({"Teradata", "DuckDB", "PRQL"})
+# Matched at each "DROP" of the upper-cased text (scanning the whole text with a
+# case-insensitive pattern costs as much as a tenth of tokenizing it).
 _DROPPED = re.compile(
-    r"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?((?:[\w$#@]+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\])"
+    r"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?((?:[\w$#@]+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\])"
     r"(?:\s*\.\s*(?:[\w$#@]+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\]))*)",
     re.IGNORECASE,
 )
@@ -198,11 +201,11 @@ def _extract(
     dialect = get_dialect(dialect_name)
     namer = Namer(dialect, *defaults)
     script = ScriptState(namer, normalize_schema(schema, namer), columns, conditions)
-    script.script_temps = _dropped_later(sql, namer)
+    upper = sql.upper()
+    script.script_temps = _dropped_later(sql, upper, namer)
+    # SELECT counts below read ``upper`` at the offsets of ``sql``.
+    hint_ok = len(upper) == len(sql) and type(dialect).__name__ not in _SELECTS_WITHOUT_KEYWORD
     statements: list[StatementLineage] = []
-    upper: str | None = None
-    # Teradata's SEL and DuckDB's FROM-first queries make SELECTs without the keyword.
-    hint_ok = type(dialect).__name__ not in _SELECTS_WITHOUT_KEYWORD
     for parsed in parse_statements(sql, dialect):
         if parsed.error is not None or parsed.expression is None:
             if parsed.error is not None:
@@ -215,11 +218,14 @@ def _extract(
         # The number of SELECT keywords in the statement's text lets the table walk skip the
         # projections of wide queries (see _walk_tables); over-counting only costs speed.
         script.select_hint = None
-        if hint_ok and parsed.end and len(expanded) == 1 and expanded[0][1] is parsed.expression:
-            if upper is None:
-                upper = sql.upper()
-            if upper.find("|>", parsed.start, parsed.end) < 0:  # pipe syntax: FROM t |> ...
-                script.select_hint = upper.count("SELECT", parsed.start, parsed.end)
+        if (
+            hint_ok
+            and parsed.end
+            and len(expanded) == 1
+            and expanded[0][1] is parsed.expression
+            and upper.find("|>", parsed.start, parsed.end) < 0  # pipe syntax: FROM t |> ...
+        ):
+            script.select_hint = upper.count("SELECT", parsed.start, parsed.end)
         for line, expression in expanded:
             script.root = expression
             try:
@@ -259,17 +265,40 @@ def _warn_once_if_not_compiled() -> None:
         warn_if_not_compiled()
 
 
-def _dropped_later(sql: str, namer: Namer) -> dict[str, int]:
-    """Tables dropped somewhere in the script, with the offset of their last DROP."""
-    if "drop" not in sql and "DROP" not in sql and "Drop" not in sql:
-        return {}
+def _dropped_later(sql: str, upper: str, namer: Namer) -> dict[str, int]:
+    """Tables dropped somewhere in the script, with the offset of their last DROP.
+
+    ``upper`` is ``sql.upper()``; its offsets are those of ``sql`` when both have one length.
+    """
     found: dict[str, int] = {}
-    for match in _DROPPED.finditer(sql):
-        name = re.sub(r"\s+", "", match.group(1))
-        if name.startswith("#") or "[" in name:
-            name = name.replace("[", "").replace("]", "")
-        found[namer.qualify_text(name)] = match.start()
+    same_offsets = len(upper) == len(sql)
+    at = upper.find("DROP")
+    while at >= 0:
+        before = upper[at - 1] if at else " "
+        match = _DROPPED.match(sql, at) if not (before.isalnum() or before == "_") else None
+        if match is None and not same_offsets:
+            # Upper-casing changed the length (rare letters): fall back to a full scan.
+            return _dropped_later_slow(sql, namer)
+        if match is not None:
+            found[namer.qualify_text(_dropped_name(match))] = at
+        at = upper.find("DROP", at + 4)
     return found
+
+
+def _dropped_later_slow(sql: str, namer: Namer) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for match in re.finditer(r"\bDROP\b", sql, re.IGNORECASE):
+        dropped = _DROPPED.match(sql, match.start())
+        if dropped is not None:
+            found[namer.qualify_text(_dropped_name(dropped))] = match.start()
+    return found
+
+
+def _dropped_name(match: re.Match[str]) -> str:
+    name = re.sub(r"\s+", "", match.group(1))
+    if name.startswith("#") or "[" in name:
+        name = name.replace("[", "").replace("]", "")
+    return name
 
 
 def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int, exp.Expr]]:

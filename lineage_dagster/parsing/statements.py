@@ -105,7 +105,7 @@ def parse_statements(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
         yield ParsedStatement(1, None, StatementError("input nested too deeply to tokenize", 1, 1))
         return
     parser = dialect.parser()
-    if not _GO_LINE.search(sql):
+    if not _has_go_line(sql):
         fast = _parse_whole(tokens, sql, parser)
         if fast is not None:
             fast.reverse()
@@ -122,6 +122,24 @@ def parse_statements(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
             return
     for chunk in split_tokens(tokens):
         yield from _parse_chunk(chunk, sql, dialect, parser)
+
+
+def _has_go_line(sql: str) -> bool:
+    """Whether a line holds ``GO`` alone (or first): T-SQL batches. Finding "GO" is cheap;
+    a multi-line, case-insensitive regex over the whole text is not."""
+    upper = sql.upper()
+    if len(upper) != len(sql):
+        return _GO_LINE.search(sql) is not None
+    at = upper.find("GO")
+    while at >= 0:
+        before = at - 1
+        while before >= 0 and upper[before] in " \t":
+            before -= 1
+        after = upper[at + 2 : at + 3]
+        if (before < 0 or upper[before] == "\n") and not (after.isalnum() or after == "_"):
+            return True
+        at = upper.find("GO", at + 2)
+    return False
 
 
 def _parse_whole(
