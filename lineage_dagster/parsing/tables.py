@@ -99,6 +99,11 @@ def _walk_tables(
         elif isinstance(current, exp.Select):
             selects += 1
         if skeleton:
+            if type(current) is exp.Schema and type(current.parent) is exp.Insert:
+                # An INSERT's column list: names only.
+                if current.this is not None:
+                    push(current.this)
+                continue
             skip = _SKELETON_SKIP.get(type(current))
             if skip is not None:
                 for key, value in current.args.items():
