@@ -244,6 +244,7 @@ def _parse_chunk(
             _insert_exec(chunk, parser)
             or _recover_create(chunk, sql, parser)
             or _strip_tsql_clauses(chunk, sql, parser)
+            or _strip_merge_delete(chunk, sql, parser)
         )
         if recovered is not None:
             yield ParsedStatement(line, recovered, start=chunk[0].start, end=chunk[-1].end + 1)
@@ -422,6 +423,35 @@ def _parse_query_prefix(tokens: list[Token], sql: str, parser: Parser) -> exp.Qu
 
 
 _TRAILING_OPTIONS = frozenset({"WITH", "PRIMARY", "UNIQUE", "ON", "NO", "PARTITION", "INDEX"})
+
+
+def _strip_merge_delete(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | None:
+    """Oracle ``MERGE ... WHEN MATCHED THEN UPDATE SET ... DELETE WHERE cond``: sqlglot does
+    not parse the DELETE clause, which only removes rows. Parse the MERGE without it."""
+    words = [_keyword(token) for token in chunk]
+    if not words or words[0] != "MERGE":
+        return None
+    kept: list[Token] = []
+    depth = 0
+    skipping = False
+    changed = False
+    for i, token in enumerate(chunk):
+        if token.token_type in _OPEN:
+            depth += 1
+        elif token.token_type in _CLOSE:
+            depth -= 1
+        if not depth and words[i] == "DELETE" and i and words[i - 1] != "THEN":
+            skipping = changed = True
+        elif not depth and words[i] == "WHEN":
+            skipping = False
+        if not skipping:
+            kept.append(token)
+    if not changed:
+        return None
+    try:
+        return parser.parse(kept, sql)[0]
+    except (ParseError, RecursionError):
+        return None
 
 
 def _strip_tsql_clauses(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | None:
