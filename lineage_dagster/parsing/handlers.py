@@ -57,10 +57,17 @@ class ScriptState:
     created: dict[str, list[str]] = field(default_factory=dict)  # tables created with columns
 
     def columns_of(self, fqn: str) -> list[str] | None:
+        """The known columns of a table: created earlier in the script, else the schema's."""
         return self.created.get(fqn) or self.schema.get(fqn)
 
 
 def statement_kind(expression: exp.Expr) -> str:
+    """The ``kind`` of a statement (``INSERT``, ``CREATE_TABLE_AS``, ``MERGE``...).
+
+    >>> import sqlglot
+    >>> statement_kind(sqlglot.parse_one("CREATE VIEW v AS SELECT 1"))
+    'CREATE_VIEW'
+    """
     if isinstance(expression, exp.Create):
         kind = (expression.kind or "").upper()
         if kind == "TABLE":
@@ -145,6 +152,7 @@ class _Result:
 def statement_lineage(
     expression: exp.Expr, index: int, line: int, script: ScriptState
 ) -> StatementLineage:
+    """The lineage of one parsed statement; updates ``script`` for the statements after it."""
     kind = statement_kind(expression)
     result = _Result(kind, conditions=script.conditions)
     handler = _HANDLERS.get(type(expression))

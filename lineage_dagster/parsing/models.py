@@ -20,6 +20,7 @@ class ColumnEdge:
     kind: str
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"source", "target", "kind"}``."""
         return {"source": self.source, "target": self.target, "kind": self.kind}
 
 

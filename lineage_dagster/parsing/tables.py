@@ -123,6 +123,7 @@ def _walk_tables(
 
 
 def resolve_temp(fqn: str, script: ScriptState) -> set[str] | tuple[str, ...]:
+    """A temporary table's upstream tables; nothing for an unknown one; else the table."""
     upstream = script.temp_tables.get(fqn)
     if upstream is not None:
         return upstream
@@ -156,12 +157,14 @@ def _refers_to_cte(table: exp.Table, name: str, namer: Namer) -> bool:
 
 
 def target_table(node: exp.Expr | None) -> exp.Table | None:
+    """The table of a write target (``t`` or ``t (col, ...)``), if it is a table."""
     if isinstance(node, exp.Schema):
         node = node.this
     return node if isinstance(node, exp.Table) else None
 
 
 def is_temp_create(create: exp.Create, fqn: str, script: ScriptState) -> bool:
+    """Whether a CREATE makes a temporary object (``#t``, TEMP/TEMPORARY/VOLATILE)."""
     if script.namer.is_temp_name(fqn):
         return True
     props = create.args.get("properties")

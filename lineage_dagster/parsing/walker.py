@@ -57,6 +57,7 @@ class Relation:
         self.tables: set[str] = set()
 
     def add(self, name: str, deps: Deps) -> None:
+        """Append an output column."""
         self.index.setdefault(name, len(self.names))
         self.names.append(name)
         self.deps.append(deps)
@@ -260,6 +261,7 @@ class ColumnWalker:
     def from_item(
         self, node: exp.Expr, scope: Scope, ctes: dict[str, Relation]
     ) -> tuple[str, Relation | None]:
+        """The alias and relation of a FROM/JOIN item (table, subquery, UNNEST, VALUES...)."""
         if isinstance(node, exp.Table):
             alias, rel = self.table(node, ctes)
             if rel is not None and rel.tables and len(rel.tables) == 1:
@@ -340,6 +342,8 @@ class ColumnWalker:
     def ctes(
         self, with_: exp.With, ctes: dict[str, Relation], outer: Scope | None
     ) -> dict[str, Relation]:
+        """The CTEs visible after ``with_``: each one sees those before it (and itself, when
+        recursive, through its anchor)."""
         ctes = dict(ctes)
         recursive = bool(with_.args.get("recursive"))
         for cte in with_.expressions:
@@ -358,6 +362,7 @@ class ColumnWalker:
     def select(
         self, select: exp.Select, ctes: dict[str, Relation], outer: Scope | None
     ) -> Relation:
+        """Evaluate one SELECT: its sources, projections, and the columns that filter it."""
         scope = Scope(outer)
         scope.node = select
         scope.prefer_alias = self.alias_refs
