@@ -50,6 +50,17 @@ def test_start_auth_restart_and_stop(tmp_path: Path):
         records, _, _ = driver.execute_query("MATCH (m:Marker) RETURN m.value AS v")
     assert [record["v"] for record in records] == [42]
 
+    # A new NEO4J_PASSWORD takes over on the next start (applied before Bolt opens).
+    new_password = secrets.token_urlsafe(12)
+    with LocalNeo4j(home, port=find_free_port(), password=new_password) as changed:
+        with neo4j.GraphDatabase.driver(changed.uri, auth=("neo4j", new_password)) as driver:
+            driver.verify_connectivity()
+        with (
+            pytest.raises(neo4j.exceptions.AuthError),
+            neo4j.GraphDatabase.driver(changed.uri, auth=("neo4j", password)) as driver,
+        ):
+            driver.verify_connectivity()
+
 
 def test_port_in_use_is_a_clear_error(tmp_path: Path):
     import socket

@@ -1,6 +1,13 @@
 package io.lineagedagster.neo4j;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import org.neo4j.configuration.GraphDatabaseSettings;
@@ -17,14 +24,18 @@ import org.neo4j.graphdb.GraphDatabaseService;
  * HOME_DIR [PORT]}. Auth is enabled when {@code NEO4J_PASSWORD} is set; the user is
  * {@code NEO4J_USER} (default {@code neo4j}). Prints {@code READY bolt://127.0.0.1:PORT} on stdout
  * once Bolt accepts connections, and {@code STOPPED} after a graceful shutdown.
+ *
+ * <p>When the login differs from the one last applied (a salted fingerprint in HOME_DIR), it is
+ * set first with Bolt closed, so no client ever meets a server whose password is not yet set.
  */
 public final class Neo4jLauncher {
   private static final String DEFAULT_USER = "neo4j";
   private static final String SAME_PASSWORD_MESSAGE = "cannot be the same";
+  private static final String CREDENTIALS_FILE = ".credentials";
 
   private Neo4jLauncher() {}
 
-  public static void main(String[] args) throws InterruptedException {
+  public static void main(String[] args) throws InterruptedException, IOException {
     if (args.length < 1 || args.length > 2) {
       System.err.println("usage: Neo4jLauncher HOME_DIR [PORT]");
       System.exit(2);
@@ -35,12 +46,21 @@ public final class Neo4jLauncher {
     String password = System.getenv("NEO4J_PASSWORD");
     boolean authEnabled = password != null && !password.isEmpty();
 
+    if (authEnabled && !credentialsApplied(home, user, password)) {
+      DatabaseManagementService setup = builder(home, authEnabled)
+          .setConfig(BoltConnector.enabled, false)
+          .build();
+      try {
+        setCredentials(setup.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME), user, password);
+      } finally {
+        setup.shutdown();
+      }
+      recordCredentials(home, user, password);
+    }
     DatabaseManagementService service =
-        new DatabaseManagementServiceBuilder(home)
+        builder(home, authEnabled)
             .setConfig(BoltConnector.enabled, true)
             .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
-            .setConfig(GraphDatabaseSettings.auth_enabled, authEnabled)
-            .setConfig(GraphDatabaseSettings.pagecache_memory, pageCacheBytes())
             .build();
 
     CountDownLatch stopped = new CountDownLatch(1);
@@ -55,15 +75,52 @@ public final class Neo4jLauncher {
                 },
                 "neo4j-shutdown"));
 
-    if (authEnabled) {
-      setCredentials(service.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME), user, password);
-    }
     System.out.println("READY bolt://127.0.0.1:" + port + (authEnabled ? " auth=" + user : " auth=none"));
     System.out.flush();
     stopped.await();
   }
 
-  /** Makes the environment the source of truth for the login, on every start. */
+  private static DatabaseManagementServiceBuilder builder(Path home, boolean authEnabled) {
+    return new DatabaseManagementServiceBuilder(home)
+        .setConfig(GraphDatabaseSettings.auth_enabled, authEnabled)
+        .setConfig(GraphDatabaseSettings.pagecache_memory, pageCacheBytes());
+  }
+
+  /** Whether this exact login was applied to the data in {@code home} before. */
+  private static boolean credentialsApplied(Path home, String user, String password)
+      throws IOException {
+    Path file = home.resolve(CREDENTIALS_FILE);
+    if (!Files.exists(file)) {
+      return false;
+    }
+    String[] saltAndHash = Files.readString(file, StandardCharsets.UTF_8).trim().split(":", 2);
+    return saltAndHash.length == 2
+        && saltAndHash[1].equals(fingerprint(saltAndHash[0], user, password));
+  }
+
+  private static void recordCredentials(Path home, String user, String password)
+      throws IOException {
+    byte[] salt = new byte[16];
+    new SecureRandom().nextBytes(salt);
+    String saltHex = HexFormat.of().formatHex(salt);
+    Files.writeString(
+        home.resolve(CREDENTIALS_FILE),
+        saltHex + ":" + fingerprint(saltHex, user, password),
+        StandardCharsets.UTF_8);
+  }
+
+  private static String fingerprint(String salt, String user, String password) {
+    try {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      byte[] hash =
+          digest.digest((salt + "\0" + user + "\0" + password).getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(hash);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this Java runtime", e);
+    }
+  }
+
+  /** Makes the environment the source of truth for the login. */
   private static void setCredentials(GraphDatabaseService system, String user, String password) {
     Map<String, Object> params = Map.of("user", user, "password", password);
     system.executeTransactionally(
