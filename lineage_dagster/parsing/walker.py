@@ -435,6 +435,8 @@ class ColumnWalker:
     ) -> None:
         namer = self.namer
         inner = expression.this if isinstance(expression, exp.Alias) else expression
+        while isinstance(inner, exp.Paren) and isinstance(inner.this, exp.Column):
+            inner = inner.this  # ``SELECT DISTINCT(col)``: a column in parentheses
         if isinstance(inner, exp.Star) or (
             isinstance(inner, exp.Column) and isinstance(inner.this, exp.Star)
         ):
