@@ -28,8 +28,14 @@ DIALECT_ALIASES: dict[str, str] = {
     "pg": "postgres",
     "sparksql": "spark",
     "bq": "bigquery",
+    "impala": "hive",
+    "greenplum": "postgres",
+    "mariadb": "mysql",
+    "ansi": "",
+    "generic": "",
 }
-"""Common names of the engines that sqlglot spells differently."""
+"""Common names of the engines that sqlglot spells differently (``""``: sqlglot's generic
+dialect, for ANSI SQL)."""
 
 # A dialect comment must be among the leading comments of the file, before any SQL.
 _DIALECT_COMMENT = re.compile(
@@ -54,13 +60,15 @@ def resolve_dialect(name: str | None) -> str | None:
     'tsql'
     >>> resolve_dialect("Snowflake")
     'snowflake'
-    >>> resolve_dialect(None) is None
-    True
+    >>> resolve_dialect(None) is None, resolve_dialect("ansi") is None
+    (True, True)
     """
     if not name:
         return None
     key = name.strip().lower()
     key = DIALECT_ALIASES.get(key, key)
+    if not key:
+        return None
     if key not in VALID_DIALECTS:
         raise UnknownDialectError(name, VALID_DIALECTS)
     return key
