@@ -4,8 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the commands need, as "command:package" pairs.
-DEV_TOOLS := java:openjdk-17-jdk-headless mvn:maven
-TEST_TOOLS := $(DEV_TOOLS) chromium:chromium prometheus:prometheus prometheus-pushgateway:prometheus-pushgateway
+DEV_TOOLS := java:openjdk-17-jdk-headless mvn:maven prometheus:prometheus prometheus-pushgateway:prometheus-pushgateway
+TEST_TOOLS := $(DEV_TOOLS) chromium:chromium
 
 .PHONY: dev test benchmark install lint lock clean
 

@@ -71,6 +71,7 @@ def lineage_from_dict(data: dict[str, Any]) -> FileLineage:
             )
             for stmt in data["statements"]
         ),
+        error=StatementError(**data["error"]) if data.get("error") else None,
     )
 
 

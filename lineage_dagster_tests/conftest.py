@@ -16,7 +16,12 @@ import pytest
 import neo4j
 from lineage_dagster.local_neo4j import LocalNeo4j, find_free_port
 from lineage_dagster_tests.graph_helpers import wipe_graph
-from lineage_dagster_tests.services import Prometheus, Pushgateway, run_prometheus, run_pushgateway
+from lineage_dagster_tests.services import (
+    Prometheus,
+    Pushgateway,
+    prometheus_service,
+    pushgateway_service,
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ def sql_root(tmp_path: Path) -> Path:
 # Metrics: a real Pushgateway and a real Prometheus scraping it, started once per session.
 @pytest.fixture(scope="session")
 def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushgateway]:
-    with run_pushgateway(tmp_path_factory.mktemp("pushgateway")) as gateway:
+    with pushgateway_service(tmp_path_factory.mktemp("pushgateway")) as gateway:
         yield gateway
 
 
@@ -99,5 +104,5 @@ def prometheus(
     tmp_path_factory: pytest.TempPathFactory, pushgateway: Pushgateway
 ) -> Iterator[Prometheus]:
     target = pushgateway.url.removeprefix("http://")
-    with run_prometheus(tmp_path_factory.mktemp("prometheus"), target) as server:
+    with prometheus_service(tmp_path_factory.mktemp("prometheus"), target) as server:
         yield server

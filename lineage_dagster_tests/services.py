@@ -1,14 +1,11 @@
 """A real Prometheus Pushgateway and a real Prometheus for the metrics tests.
 
-Both run from the Debian packages' binaries (``prometheus-pushgateway``, ``prometheus``) in the
-foreground, on free loopback ports, with their storage in a temporary folder; Prometheus scrapes
-the gateway every second with ``honor_labels``. A missing binary fails the tests that need it.
+Both run from the Debian packages' binaries on free loopback ports, with their storage in a
+temporary folder; Prometheus scrapes the gateway every second with ``honor_labels``. A missing
+binary fails the tests that need it.
 """
 
 import json
-import shutil
-import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -19,19 +16,13 @@ from typing import Any
 
 import pytest
 
+from lineage_dagster.local_metrics import (
+    LocalServiceError,
+    find_binary,
+    run_prometheus,
+    run_pushgateway,
+)
 from lineage_dagster.local_neo4j import find_free_port
-
-PROMETHEUS_CONFIG = """\
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: pushgateway
-    honor_labels: true
-    static_configs:
-      - targets: ["{target}"]
-"""
-START_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -68,83 +59,36 @@ class Prometheus:
         return body["data"]["result"]
 
 
-def require_binary(name: str, package: str) -> str:
-    """The binary's path; fail (never skip) with how to install it when it is missing."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"`{name}` is not installed, so the metrics tests cannot start a real service. "
-            f"Install the Debian package `{package}` (`make test` does this when run as root).",
-            pytrace=False,
-        )
-    return path
-
-
 @contextmanager
-def run_pushgateway(workdir: Path) -> Iterator[Pushgateway]:
-    """Start a Pushgateway on a free loopback port; stop it on exit."""
-    binary = require_binary("prometheus-pushgateway", "prometheus-pushgateway")
-    address = f"127.0.0.1:{find_free_port()}"
-    command = [
-        binary,
-        f"--web.listen-address={address}",
-        f"--persistence.file={workdir / 'pushgateway.data'}",
-        "--web.enable-admin-api",
-    ]
-    with _service(command, workdir / "pushgateway.log", f"http://{address}") as url:
+def pushgateway_service(workdir: Path) -> Iterator[Pushgateway]:
+    """A Pushgateway (admin API on, for wiping) on a free loopback port."""
+    with _failing_on_error(), run_pushgateway(workdir, find_free_port(), admin_api=True) as url:
         yield Pushgateway(url)
 
 
 @contextmanager
-def run_prometheus(workdir: Path, scrape_target: str) -> Iterator[Prometheus]:
-    """Start Prometheus on a free loopback port, scraping ``scrape_target`` (host:port)."""
-    binary = require_binary("prometheus", "prometheus")
-    config = workdir / "prometheus.yml"
-    config.write_text(PROMETHEUS_CONFIG.format(target=scrape_target))
-    address = f"127.0.0.1:{find_free_port()}"
-    command = [
-        binary,
-        f"--config.file={config}",
-        f"--storage.tsdb.path={workdir / 'data'}",
-        f"--web.listen-address={address}",
-    ]
-    with _service(command, workdir / "prometheus.log", f"http://{address}") as url:
+def prometheus_service(workdir: Path, scrape_target: str) -> Iterator[Prometheus]:
+    """A Prometheus on a free loopback port scraping ``scrape_target`` every second."""
+    with (
+        _failing_on_error(),
+        run_prometheus(workdir, find_free_port(), scrape_target, scrape_interval="1s") as url,
+    ):
         yield Prometheus(url)
 
 
+def require_binary(name: str, package: str) -> str:
+    """The binary's path; fail (never skip) with how to install it when it is missing."""
+    with _failing_on_error():
+        return find_binary(name, package)
+
+
 @contextmanager
-def _service(command: list[str], log: Path, url: str) -> Iterator[str]:
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
+def _failing_on_error() -> Iterator[None]:
+    """A service that is missing or does not start fails the test (never skips it)."""
     try:
-        _wait_ready(url, process, log)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"{Path(process.args[0]).name} exited with {process.returncode}:\n"
-                f"{log.read_text()[-2000:]}",
-                pytrace=False,
-            )
-        try:
-            http_get(f"{url}/-/ready")
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"{url} was not ready after {START_TIMEOUT_SECONDS:.0f} s", pytrace=False)
+        yield
+    except LocalServiceError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def http_get(url: str) -> str:

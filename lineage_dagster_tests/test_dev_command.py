@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -71,8 +72,12 @@ def _wait_for(predicate, timeout: float, what: str):
 
 def test_dev_command_ingests_the_sample_and_stops_cleanly(tmp_path: Path):
     state = tmp_path / "state"
-    port, bolt_port = find_free_port(), find_free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("NEO4J_")}
+    port, bolt_port, gateway_port, prometheus_port = (find_free_port() for _ in range(4))
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("NEO4J_", "LINEAGE_PUSHGATEWAY"))
+    }
     env.update(LINEAGE_SENSOR_INTERVAL_SECONDS="3", LINEAGE_SQL_ROOT=str(SAMPLE_CORPUS))
     log = (tmp_path / "dev.log").open("w")
     dev = subprocess.Popen(
@@ -85,6 +90,10 @@ def test_dev_command_ingests_the_sample_and_stops_cleanly(tmp_path: Path):
             str(port),
             "--neo4j-port",
             str(bolt_port),
+            "--pushgateway-port",
+            str(gateway_port),
+            "--prometheus-port",
+            str(prometheus_port),
         ],
         env=env,
         stdout=log,
@@ -128,6 +137,18 @@ def test_dev_command_ingests_the_sample_and_stops_cleanly(tmp_path: Path):
         # Lineage crosses folders: risk's output feeds the regulatory report.
         assert ("risk.positions_enriched", "risk.var_daily") in edges
         assert ("risk.var_daily", "regulatory.capital_report") in edges
+
+        # The runs pushed their metrics; the local Prometheus scraped them.
+        def files_counted():
+            query = urllib.parse.urlencode({"query": "sum(lineage_files_processed_total)"})
+            url = f"http://127.0.0.1:{prometheus_port}/api/v1/query?{query}"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                result = json.loads(response.read())["data"]["result"]
+            return float(result[0]["value"][1]) if result else None
+
+        assert _wait_for(files_counted, 90, "Prometheus to see the runs' metrics") == len(
+            sample_files
+        )
 
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(

@@ -30,6 +30,8 @@ def test_round_trip_keeps_everything_but_the_path(tmp_path: Path):
     assert cache.get("k", path="risk/a.sql") == LINEAGE
     assert cache.get("k", path="other/copy.sql").statements == LINEAGE.statements
     assert lineage_from_dict(LINEAGE.to_dict()) == LINEAGE
+    unreadable = FileLineage("x.sql", "", None, (), StatementError("not UTF-8 at byte 3", 1, 4))
+    assert lineage_from_dict(unreadable.to_dict()) == unreadable
 
 
 def test_keys_separate_dialects_versions_and_options():

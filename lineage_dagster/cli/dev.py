@@ -3,13 +3,20 @@
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
 
 from lineage_dagster.cli.processes import interrupt_on_sigterm, stop_process_group, wait_for_http
-from lineage_dagster.constants import ENV_SQL_ROOT
-from lineage_dagster.local_neo4j import LocalNeo4j, Neo4jLauncherError, local_password
+from lineage_dagster.constants import ENV_PUSHGATEWAY_URL, ENV_SQL_ROOT
+from lineage_dagster.local_metrics import LocalServiceError, run_prometheus, run_pushgateway
+from lineage_dagster.local_neo4j import (
+    LocalNeo4j,
+    Neo4jLauncherError,
+    local_password,
+    port_in_use,
+)
 
 SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "sample_corpus"
 DAGSTER_YAML = """\
@@ -60,66 +67,115 @@ def prepare_dagster_home(path: Path) -> Path:
     show_default=True,
     help="Bolt port of the local Neo4j (ignored when NEO4J_URI is set).",
 )
-def dev_command(sql_root: Path, state_dir: Path, port: int, neo4j_port: int) -> None:
-    """Start Neo4j (unless NEO4J_URI is set) and `dagster dev` on 127.0.0.1; Ctrl-C stops both.
+@click.option(
+    "--pushgateway-port",
+    type=int,
+    default=9091,
+    show_default=True,
+    help="Port of the local Prometheus Pushgateway that runs push their metrics to.",
+)
+@click.option(
+    "--prometheus-port",
+    type=int,
+    default=9090,
+    show_default=True,
+    help="Port of the local Prometheus that scrapes the Pushgateway.",
+)
+def dev_command(
+    sql_root: Path,
+    state_dir: Path,
+    port: int,
+    neo4j_port: int,
+    pushgateway_port: int,
+    prometheus_port: int,
+) -> None:
+    """Start Neo4j, Prometheus and `dagster dev` on 127.0.0.1; Ctrl-C stops them all.
 
     The ingest sensor is on, so the SQL folder is ingested right away and again on every change.
+    An existing Neo4j (NEO4J_URI) or Pushgateway (LINEAGE_PUSHGATEWAY_URL) is used instead of a
+    local one when set; without the Prometheus binaries, runs go on without metrics.
     """
     state_dir = state_dir.resolve()
     env = dict(os.environ)
     env[ENV_SQL_ROOT] = str(sql_root.resolve())
     env["DAGSTER_HOME"] = str(prepare_dagster_home(state_dir / "dagster_home"))
-    neo4j: LocalNeo4j | None = None
-    webserver: subprocess.Popen | None = None
     interrupt_on_sigterm()
-    try:
-        if env.get("NEO4J_URI"):
-            env.setdefault("NEO4J_USER", "neo4j")
-            env.setdefault("NEO4J_PASSWORD", "")
-            click.echo(f"Using the Neo4j at {env['NEO4J_URI']} (NEO4J_URI).")
-        else:
-            home = state_dir / "neo4j"
-            user = env.get("NEO4J_USER") or "neo4j"
-            password = env.get("NEO4J_PASSWORD") or local_password(home)
-            click.echo(f"Starting Neo4j on bolt://127.0.0.1:{neo4j_port} (data in {home}) ...")
-            neo4j = LocalNeo4j(home, port=neo4j_port, user=user, password=password).start()
-            env.update(NEO4J_URI=neo4j.uri, NEO4J_USER=user, NEO4J_PASSWORD=password)
-        dagster = Path(sys.executable).with_name("dagster")
-        webserver = subprocess.Popen(
-            [
-                str(dagster),
-                "dev",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-m",
-                "lineage_dagster.definitions",
-            ],
-            env=env,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/server_info", webserver)
-        click.echo(
-            f"\nDagster UI: {url}  (runs: {url}/runs)\n"
-            f"Neo4j:      {env['NEO4J_URI']} as {env['NEO4J_USER']}"
-            + (f" (password in {neo4j.home / '.password'})" if neo4j else "")
-            + f"\nWatching:   {env[ENV_SQL_ROOT]}\nCtrl-C stops everything.\n"
-        )
-        if neo4j is not None:
+    with ExitStack() as started:
+        try:
+            lines = [
+                _start_neo4j(started, env, state_dir / "neo4j", neo4j_port),
+                _start_metrics(
+                    started, env, state_dir / "metrics", pushgateway_port, prometheus_port
+                ),
+            ]
+            webserver, url = _start_dagster(started, env, port)
             click.echo(
-                "For the CLI in another shell:\n"
-                f"  export NEO4J_URI={neo4j.uri} NEO4J_USER={env['NEO4J_USER']} "
-                f"NEO4J_PASSWORD=$(cat {neo4j.home / '.password'})\n"
+                f"\nDagster UI: {url}  (runs: {url}/runs)\n"
+                + "\n".join(lines)
+                + f"\nWatching:   {env[ENV_SQL_ROOT]}\nCtrl-C stops everything.\n"
             )
-        webserver.wait()
-    except KeyboardInterrupt:
-        click.echo("\nStopping ...")
-    except (Neo4jLauncherError, RuntimeError, TimeoutError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        if webserver is not None:
-            stop_process_group(webserver)
-        if neo4j is not None:
-            neo4j.stop()
+            webserver.wait()
+        except KeyboardInterrupt:
+            click.echo("\nStopping ...")
+        except (Neo4jLauncherError, LocalServiceError, RuntimeError, TimeoutError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def _start_neo4j(started: ExitStack, env: dict[str, str], home: Path, port: int) -> str:
+    if env.get("NEO4J_URI"):
+        env.setdefault("NEO4J_USER", "neo4j")
+        env.setdefault("NEO4J_PASSWORD", "")
+        return f"Neo4j:      {env['NEO4J_URI']} (NEO4J_URI)"
+    user = env.get("NEO4J_USER") or "neo4j"
+    password = env.get("NEO4J_PASSWORD") or local_password(home)
+    click.echo(f"Starting Neo4j on bolt://127.0.0.1:{port} (data in {home}) ...")
+    neo4j = started.enter_context(LocalNeo4j(home, port=port, user=user, password=password))
+    env.update(NEO4J_URI=neo4j.uri, NEO4J_USER=user, NEO4J_PASSWORD=password)
+    return (
+        f"Neo4j:      {neo4j.uri} as {user} (password in {home / '.password'})\n"
+        f"            for the CLI: export NEO4J_URI={neo4j.uri} NEO4J_USER={user} "
+        f"NEO4J_PASSWORD=$(cat {home / '.password'})"
+    )
+
+
+def _start_metrics(
+    started: ExitStack, env: dict[str, str], workdir: Path, gateway_port: int, prometheus_port: int
+) -> str:
+    if env.get(ENV_PUSHGATEWAY_URL):
+        return f"Metrics:    pushed to {env[ENV_PUSHGATEWAY_URL]} ({ENV_PUSHGATEWAY_URL})"
+    busy = [p for p in (gateway_port, prometheus_port) if port_in_use(p)]
+    if busy:
+        return f"Metrics:    off: port(s) {busy} already in use (see --pushgateway-port)"
+    try:
+        gateway = started.enter_context(run_pushgateway(workdir / "pushgateway", gateway_port))
+    except LocalServiceError as exc:
+        return f"Metrics:    off: {exc}"
+    prometheus = started.enter_context(
+        run_prometheus(workdir / "prometheus", prometheus_port, gateway.split("//", 1)[1])
+    )
+    env[ENV_PUSHGATEWAY_URL] = gateway
+    return f"Metrics:    Prometheus {prometheus} (Pushgateway {gateway}; dashboard: docs/grafana)"
+
+
+def _start_dagster(
+    started: ExitStack, env: dict[str, str], port: int
+) -> tuple[subprocess.Popen, str]:
+    dagster = Path(sys.executable).with_name("dagster")
+    webserver = subprocess.Popen(
+        [
+            str(dagster),
+            "dev",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-m",
+            "lineage_dagster.definitions",
+        ],
+        env=env,
+        start_new_session=True,
+    )
+    started.callback(stop_process_group, webserver)
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/server_info", webserver)
+    return webserver, url

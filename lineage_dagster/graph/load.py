@@ -134,6 +134,8 @@ def transform_lineage(
                 for target in stmt.targets
                 if source != target
             )
+            if not stmt.targets:
+                continue  # a plain SELECT's columns name its result set, not a table
             for edge in stmt.column_lineage:
                 columns.update((edge.source, edge.target))
                 derives.add((edge.source, edge.target, edge.kind, sid, path))

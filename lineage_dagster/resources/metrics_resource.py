@@ -6,37 +6,37 @@ import dagster as dg
 from dagster_prometheus import PrometheusResource
 from pydantic import Field, PrivateAttr
 
+from lineage_dagster.constants import ENV_PUSHGATEWAY_URL
 from lineage_dagster.metrics import StepMetrics, group_samples, grouping_key
-
-ENV_PUSHGATEWAY_URL = "LINEAGE_PUSHGATEWAY_URL"
 
 
 class MetricsResource(dg.ConfigurableResource):
     """Pushes each step's run metrics to a Prometheus Pushgateway, through dagster-prometheus.
 
-    The gateway is optional: when none is configured, or it cannot be reached, the step logs one
-    warning and carries on; metrics never fail or hold up a run. Ops push only when the
-    ``metrics`` feature flag is on. Each step pushes its own group (job, partition, step kind,
-    batch slot) with cumulative counters, read back from the gateway before the push.
+        The gateway is optional: when none is configured, or it cannot be reached, the step logs one
+        warning and carries on; metrics never fail or hold up a run. Ops push only when the
+        ``metrics`` feature flag is on. Each step pushes its own group (job, partition, step kind,
+        batch slot) with cumulative counters, read back from the gateway before the push.
 
-    Example:
-        .. code-block:: python
+        Example:
+            .. code-block:: python
 
-            import dagster as dg
-            from lineage_dagster.metrics import StepMetrics, STATEMENTS
-            from lineage_dagster.resources import MetricsResource
+                import dagster as dg
+                from lineage_dagster.constants import ENV_PUSHGATEWAY_URL
+    from lineage_dagster.metrics import StepMetrics, STATEMENTS
+                from lineage_dagster.resources import MetricsResource
 
-            @dg.op
-            def count_statements(context: dg.OpExecutionContext, prometheus: MetricsResource):
-                step = StepMetrics()
-                step.inc(STATEMENTS, 42)
-                prometheus.push(context, step, step="parse", index=0)
+                @dg.op
+                def count_statements(context: dg.OpExecutionContext, prometheus: MetricsResource):
+                    step = StepMetrics()
+                    step.inc(STATEMENTS, 42)
+                    prometheus.push(context, step, step="parse", index=0)
 
-            dg.Definitions(
-                jobs=[...],
-                # The URL is read from LINEAGE_PUSHGATEWAY_URL when the step runs.
-                resources={"prometheus": MetricsResource()},
-            )
+                dg.Definitions(
+                    jobs=[...],
+                    # The URL is read from LINEAGE_PUSHGATEWAY_URL when the step runs.
+                    resources={"prometheus": MetricsResource()},
+                )
     """
 
     gateway: str | None = Field(

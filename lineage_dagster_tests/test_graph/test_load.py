@@ -93,3 +93,20 @@ def test_lineage_without_a_path_is_refused():
 )
 def test_split_column(column, expected):
     assert split_column(column) == expected
+
+
+def test_a_plain_selects_result_columns_are_not_graph_columns():
+    lineage = _file(
+        "report.sql",
+        StatementLineage(
+            0,
+            1,
+            "SELECT",
+            sources=("s.a",),
+            column_lineage=(ColumnEdge("s.a.x", "x", "direct"),),
+        ),
+    )
+    rows = transform_lineage([lineage])
+    assert rows.columns == [] and rows.derives_from == []
+    assert [r["table"] for r in rows.reads] == ["s.a"]
+    assert [r["name"] for r in rows.tables] == ["s.a"]
