@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
+import neo4j
 import pytest
 
-import neo4j
 from lineage_dagster.local_neo4j import LocalNeo4j, find_free_port
 from lineage_dagster_tests.graph_helpers import wipe_graph
 from lineage_dagster_tests.services import (
@@ -83,6 +84,16 @@ def empty_graph(neo4j_driver: neo4j.Driver) -> neo4j.Driver:
     """The driver, on a graph wiped before the test."""
     wipe_graph(neo4j_driver)
     return neo4j_driver
+
+
+@pytest.fixture
+def ingest_instance(tmp_path: Path, neo4j_env: Neo4jServer) -> Iterator[dg.DagsterInstance]:
+    """A real Dagster instance on disk (SQLite), as step processes of the multiprocess
+    executor need, with the Neo4j coordinates exported for the code location."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        yield instance
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import neo4j
 import pytest
 from playwright.sync_api import sync_playwright
 
-import neo4j
 from lineage_dagster.cli.dev import SAMPLE_CORPUS
 from lineage_dagster.files import list_partitions
 from lineage_dagster.local_neo4j import find_free_port

@@ -4,7 +4,6 @@ files failing alone, and every feature-flag combination giving the identical gra
 
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
 from lineage_dagster_tests.graph_helpers import (
@@ -32,14 +31,6 @@ GL = "INSERT INTO finance.gl (account, amount) SELECT account, amount FROM finan
 
 
 @pytest.fixture
-def instance(tmp_path: Path, neo4j_env):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
-        yield instance
-
-
-@pytest.fixture
 def corpus(sql_root: Path) -> Path:
     (sql_root / "risk").mkdir()
     (sql_root / "finance").mkdir()
@@ -49,9 +40,9 @@ def corpus(sql_root: Path) -> Path:
     return sql_root
 
 
-def test_ingest_builds_the_exact_graph(instance, corpus, empty_graph):
-    risk = ingest(instance, corpus, "risk")
-    finance = ingest(instance, corpus, "finance")
+def test_ingest_builds_the_exact_graph(ingest_instance, corpus, empty_graph):
+    risk = ingest(ingest_instance, corpus, "risk")
+    finance = ingest(ingest_instance, corpus, "finance")
     assert risk.success and finance.success
     assert feeds(empty_graph) == {
         ("trading.positions", "risk.exposure"),
@@ -73,13 +64,13 @@ def test_ingest_builds_the_exact_graph(instance, corpus, empty_graph):
     assert risk.load_metadata["cache_misses"] == 2
 
 
-def test_changed_and_deleted_files_replace_their_lineage(instance, corpus, empty_graph):
-    assert ingest(instance, corpus, "risk").success
+def test_changed_and_deleted_files_replace_their_lineage(ingest_instance, corpus, empty_graph):
+    assert ingest(ingest_instance, corpus, "risk").success
     (corpus / "risk" / "exposure.sql").unlink()
     (corpus / "risk" / "summary.sql").write_text(
         "CREATE TABLE risk.summary AS SELECT book, COUNT(*) AS n FROM trading.trades GROUP BY book"
     )
-    run = ingest(instance, corpus, "risk")
+    run = ingest(ingest_instance, corpus, "risk")
     assert run.success
     assert (run.load_metadata["files_loaded"], run.load_metadata["files_deleted"]) == (1, 1)
     assert feeds(empty_graph) == {("trading.trades", "risk.summary")}
@@ -87,21 +78,21 @@ def test_changed_and_deleted_files_replace_their_lineage(instance, corpus, empty
     assert set(sql_files(empty_graph)) == {"risk/summary.sql"}
 
 
-def test_rerunning_unchanged_files_changes_nothing(instance, corpus, empty_graph):
-    assert ingest(instance, corpus, "risk").success
+def test_rerunning_unchanged_files_changes_nothing(ingest_instance, corpus, empty_graph):
+    assert ingest(ingest_instance, corpus, "risk").success
     before = graph_snapshot(empty_graph)
-    again = ingest(instance, corpus, "risk")
+    again = ingest(ingest_instance, corpus, "risk")
     assert again.success
     assert again.load_metadata["files_loaded"] == 0
     assert graph_snapshot(empty_graph) == before
 
 
-def test_a_broken_file_fails_alone_and_loads_once_fixed(instance, corpus, empty_graph):
+def test_a_broken_file_fails_alone_and_loads_once_fixed(ingest_instance, corpus, empty_graph):
     (corpus / "finance" / "broken.sql").write_text(
         "INSERT INTO finance.ok SELECT a FROM finance.src;\nSELECT (1 + FROM finance.nowhere;\n"
     )
     (corpus / "finance" / "binary.sql").write_bytes(b"SELECT \xff\xfe\x00 FROM x")
-    run = ingest(instance, corpus, "finance")
+    run = ingest(ingest_instance, corpus, "finance")
     assert run.success
     failed = {item["path"]: item for item in run.load_metadata["failed_files"]}
     assert set(failed) == {"finance/broken.sql", "finance/binary.sql"}
@@ -118,7 +109,7 @@ def test_a_broken_file_fails_alone_and_loads_once_fixed(instance, corpus, empty_
         "INSERT INTO finance.ok SELECT a FROM finance.src2;"
     )
     (corpus / "finance" / "binary.sql").unlink()
-    assert ingest(instance, corpus, "finance").success
+    assert ingest(ingest_instance, corpus, "finance").success
     assert feeds(empty_graph) == {
         ("finance.journal", "finance.gl"),
         ("finance.src2", "finance.ok"),
@@ -136,7 +127,9 @@ FLAG_SETS = {
 }
 
 
-def test_every_flag_combination_builds_the_identical_graph(instance, corpus, empty_graph, tmp_path):
+def test_every_flag_combination_builds_the_identical_graph(
+    ingest_instance, corpus, empty_graph, tmp_path
+):
     def build(name: str, flags: dict[str, bool], cache: Path) -> dict[str, dict]:
         empty_graph.execute_query("MATCH (n) DETACH DELETE n")
         flags = dict(flags)
@@ -144,7 +137,7 @@ def test_every_flag_combination_builds_the_identical_graph(instance, corpus, emp
         metadata = {}
         for partition in ("risk", "finance"):
             run = ingest(
-                instance, corpus, partition, flags=flags, parallel=parallel, cache_path=cache
+                ingest_instance, corpus, partition, flags=flags, parallel=parallel, cache_path=cache
             )
             assert run.success, (name, run.step_failures)
             metadata[partition] = run.load_metadata

@@ -5,9 +5,9 @@ import os
 import secrets
 from pathlib import Path
 
+import neo4j
 import pytest
 
-import neo4j
 from lineage_dagster import local_neo4j
 from lineage_dagster.local_neo4j import (
     LocalNeo4j,

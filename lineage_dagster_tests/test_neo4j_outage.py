@@ -7,10 +7,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import dagster as dg
+import neo4j
 import pytest
 
-import neo4j
 from lineage_dagster.graph.load import ensure_constraints, sync_files
 from lineage_dagster.local_neo4j import LocalNeo4j, find_free_port
 from lineage_dagster.parsing import extract_file
@@ -31,14 +30,6 @@ def corpus(sql_root: Path) -> Path:
         (sql_root / path).parent.mkdir(parents=True, exist_ok=True)
         (sql_root / path).write_text(text)
     return sql_root
-
-
-@pytest.fixture
-def instance(tmp_path: Path, neo4j_env):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
-        yield instance
 
 
 @pytest.fixture
@@ -69,12 +60,12 @@ def _driver(server: LocalNeo4j) -> neo4j.Driver:
     return neo4j.GraphDatabase.driver(server.uri, auth=(server.user, server.password))
 
 
-def test_a_run_rides_out_an_outage_that_ends(instance, corpus, own_neo4j):
+def test_a_run_rides_out_an_outage_that_ends(ingest_instance, corpus, own_neo4j):
     restarter = threading.Timer(3.0, own_neo4j.start)  # Neo4j comes back after the run starts
     restarter.start()
     started = time.monotonic()
     run = ingest(
-        instance,
+        ingest_instance,
         corpus,
         "risk",
         neo4j_config=_neo4j_config(own_neo4j, retry_seconds=120),
@@ -88,10 +79,10 @@ def test_a_run_rides_out_an_outage_that_ends(instance, corpus, own_neo4j):
 
 
 def test_a_lasting_outage_fails_cleanly_and_the_rerun_converges(
-    instance, corpus, own_neo4j, tmp_path
+    ingest_instance, corpus, own_neo4j, tmp_path
 ):
     down = ingest(
-        instance,
+        ingest_instance,
         corpus,
         "risk",
         raise_on_error=False,
@@ -103,7 +94,7 @@ def test_a_lasting_outage_fails_cleanly_and_the_rerun_converges(
 
     own_neo4j.start()
     # A reference graph: everything loaded in one go.
-    rerun = ingest(instance, corpus, "risk", neo4j_config=_neo4j_config(own_neo4j))
+    rerun = ingest(ingest_instance, corpus, "risk", neo4j_config=_neo4j_config(own_neo4j))
     assert rerun.success
     with _driver(own_neo4j) as driver:
         complete = graph_snapshot(driver)
@@ -114,7 +105,7 @@ def test_a_lasting_outage_fails_cleanly_and_the_rerun_converges(
             ensure_constraints(session)
             half = [replace(extract_file(corpus / path), path=path) for path in list(FILES)[:3]]
             sync_files(session, half, extractor_version="stale")
-        again = ingest(instance, corpus, "risk", neo4j_config=_neo4j_config(own_neo4j))
+        again = ingest(ingest_instance, corpus, "risk", neo4j_config=_neo4j_config(own_neo4j))
         assert again.success
         assert again.load_metadata["files_loaded"] == len(FILES)
         assert graph_snapshot(driver) == complete

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lineage_dagster.cli.output import UsageExit, format_table
+from lineage_dagster.cli.output import UsageExit, format_option, format_table
 from lineage_dagster.parse_cache import CacheStats, ParseCache, default_cache_path
 
 _PATH_OPTION = click.option(
@@ -46,14 +46,7 @@ def cache_command() -> None:
 
 @cache_command.command("stats")
 @_PATH_OPTION
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output as an aligned table or as JSON.",
-)
+@format_option()
 def stats_command(cache_path: Path | None, output_format: str) -> None:
     """Print the number of cached entries and the cache's size on disk."""
     path = resolve_cache_path(cache_path)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import click
 
-from lineage_dagster.cli.output import UsageExit, format_table, on_off
+from lineage_dagster.cli.output import UsageExit, format_option, format_table, on_off
 from lineage_dagster.flags import FLAG_ENV_VARS, flag_defaults
 
 
@@ -23,14 +23,7 @@ def effective_flags(environ: Mapping[str, str] = os.environ) -> dict[str, tuple[
 
 
 @click.command("flags")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output as an aligned table or as JSON.",
-)
+@format_option()
 def flags_command(output_format: str) -> None:
     """Print the effective feature flags, each with its value and source.
 

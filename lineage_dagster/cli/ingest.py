@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lineage_dagster.cli.flags import effective_flags
-from lineage_dagster.cli.output import UsageExit, format_table, on_off
+from lineage_dagster.cli.output import UsageExit, format_option, format_table, on_off
 from lineage_dagster.constants import (
     ENV_NEO4J_PASSWORD,
     ENV_NEO4J_URI,
@@ -302,14 +302,7 @@ def _print_table(runs: Sequence[PartitionRun]) -> None:
     show_default=True,
     help="Level of the run's log lines printed to stderr (the instance keeps them all).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Summary as an aligned table or as JSON.",
-)
+@format_option(what="Summary")
 def ingest_command(
     path: Path,
     partitions: tuple[str, ...],

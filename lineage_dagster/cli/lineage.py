@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 import click
-
 import neo4j
-from lineage_dagster.cli.output import UsageExit, format_table
+
+from lineage_dagster.cli.output import UsageExit, format_option, format_table
 from lineage_dagster.constants import ENV_NEO4J_PASSWORD, ENV_NEO4J_URI, ENV_NEO4J_USER
 from lineage_dagster.graph.read import (
     MAX_DEPTH,
@@ -100,14 +100,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def _lineage_options(function: Callable[..., None]) -> Callable[..., None]:
-    function = click.option(
-        "--format",
-        "output_format",
-        type=click.Choice(["table", "json"]),
-        default="table",
-        show_default=True,
-        help="Output as an aligned table or as JSON.",
-    )(function)
+    function = format_option()(function)
     function = click.option(
         "--depth",
         type=click.IntRange(1, MAX_DEPTH),

@@ -1,8 +1,11 @@
 """What the commands share: the usage-error exit and terminal tables."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., object])
 
 EXIT_USAGE = 2
 
@@ -31,3 +34,15 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 def on_off(value: bool) -> str:
     return "on" if value else "off"
+
+
+def format_option(*, default: str = "table", what: str = "Output") -> Callable[[F], F]:
+    """The ``--format table|json`` option every command that prints results shares."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["table", "json"]),
+        default=default,
+        show_default=True,
+        help=f"{what} as an aligned table or as JSON.",
+    )

@@ -13,6 +13,7 @@ from typing import TextIO
 import click
 import orjson
 
+from lineage_dagster.cli.output import format_option
 from lineage_dagster.parsing import (
     DialectMap,
     FileLineage,
@@ -83,13 +84,7 @@ def iter_sql_files(paths: tuple[Path, ...]) -> Iterator[tuple[Path, Path | None]
     "--default-catalog",
     help="Default catalog alone (BigQuery project, Snowflake database) for schema.table names.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["json", "table"]),
-    default="json",
-    show_default=True,
-)
+@format_option(default="json")
 @click.option("--no-columns", is_flag=True, help="Table-level lineage only (faster).")
 @click.option(
     "--no-conditions",

@@ -17,8 +17,9 @@ from lineage_dagster.graph import queries
 from lineage_dagster.planning import LoadedFile
 
 if TYPE_CHECKING:
-    from lineage_dagster.parsing.models import FileLineage
     from neo4j import ManagedTransaction, Session
+
+    from lineage_dagster.parsing.models import FileLineage
 
 logger = logging.getLogger(__name__)
 

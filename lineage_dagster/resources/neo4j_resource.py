@@ -2,9 +2,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
-
 import neo4j
+from pydantic import Field, PrivateAttr
 
 # Steps that talk to Neo4j first exhaust the driver's own transaction retries
 # (max_transaction_retry_seconds), then are retried whole by Dagster with these delays.

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import neo4j
+
     from lineage_dagster_tests.conftest import Neo4jServer
 
 CLI = Path(sys.executable).with_name("lineage-dagster")
