@@ -138,17 +138,19 @@ def test_dev_command_ingests_the_sample_and_stops_cleanly(tmp_path: Path):
         assert ("risk.positions_enriched", "risk.var_daily") in edges
         assert ("risk.var_daily", "regulatory.capital_report") in edges
 
-        # The runs pushed their metrics; the local Prometheus scraped them.
-        def files_counted():
+        # The runs pushed their metrics; the local Prometheus scrapes them every few seconds.
+        seen: list[float] = []
+
+        def all_files_counted() -> bool:
             query = urllib.parse.urlencode({"query": "sum(lineage_files_processed_total)"})
             url = f"http://127.0.0.1:{prometheus_port}/api/v1/query?{query}"
             with urllib.request.urlopen(url, timeout=10) as response:
                 result = json.loads(response.read())["data"]["result"]
-            return float(result[0]["value"][1]) if result else None
+            seen.append(float(result[0]["value"][1]) if result else 0.0)
+            return seen[-1] >= len(sample_files)
 
-        assert _wait_for(files_counted, 90, "Prometheus to see the runs' metrics") == len(
-            sample_files
-        )
+        _wait_for(all_files_counted, 90, f"Prometheus to count {len(sample_files)} files")
+        assert seen[-1] == len(sample_files)
 
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
