@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from lineage_dagster.flags import FLAG_ENV_VARS
 from lineage_dagster_tests.graph_helpers import (
     count,
     derives_from,
@@ -117,13 +118,11 @@ def test_a_broken_file_fails_alone_and_loads_once_fixed(ingest_instance, corpus,
     assert sql_files(empty_graph)["finance/broken.sql"]["status"] == "ok"
 
 
+ALL_FLAGS_ON = dict.fromkeys(FLAG_ENV_VARS, True)  # metrics on, without a gateway: warns only
 FLAG_SETS = {
-    "all_on": {},
-    "all_off": {"parse_cache": False, "batching": False, "neo4j_batch": False, "parallel": False},
-    "parse_cache_off": {"parse_cache": False},
-    "batching_off": {"batching": False},
-    "neo4j_batch_off": {"neo4j_batch": False},
-    "parallel_off": {"parallel": False},
+    "all_on": ALL_FLAGS_ON,
+    "all_off": dict.fromkeys(FLAG_ENV_VARS, False),
+    **{f"{name}_off": {**ALL_FLAGS_ON, name: False} for name in FLAG_ENV_VARS},
 }
 
 
@@ -148,7 +147,7 @@ def test_every_flag_combination_builds_the_identical_graph(
         build(name, flags, tmp_path / f"cache-{name}.sqlite")
         snapshots[name] = graph_snapshot(empty_graph)
     # Warm: the graph is rebuilt from a full cache, without parsing anything.
-    warm = build("all_on", {}, tmp_path / "cache-all_on.sqlite")
+    warm = build("all_on", ALL_FLAGS_ON, tmp_path / "cache-all_on.sqlite")
     assert warm["risk"]["cache_hits"] == 2 and warm["risk"]["cache_misses"] == 0
     snapshots["all_on_warm"] = graph_snapshot(empty_graph)
 
