@@ -76,7 +76,16 @@ def resolve_dialect(name: str | None) -> str | None:
 
 def get_dialect(name: str | None) -> Dialect:
     """The sqlglot ``Dialect`` instance for a validated name (``None``: generic)."""
-    return Dialect.get_or_raise(resolve_dialect(name))
+    key = resolve_dialect(name)
+    dialect = _DIALECTS.get(key)
+    if dialect is None:
+        # One instance per dialect: they hold settings only, and building one per file
+        # costs as much as hashing the file.
+        dialect = _DIALECTS[key] = Dialect.get_or_raise(key)
+    return dialect
+
+
+_DIALECTS: dict[str | None, Dialect] = {}
 
 
 def dialect_from_comment(sql: str) -> str | None:

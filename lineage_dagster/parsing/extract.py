@@ -206,7 +206,8 @@ def _extract(
     # SELECT counts below read ``upper`` at the offsets of ``sql``.
     hint_ok = len(upper) == len(sql) and type(dialect).__name__ not in _SELECTS_WITHOUT_KEYWORD
     statements: list[StatementLineage] = []
-    for parsed in parse_statements(sql, dialect):
+    pipes = "|>" in upper
+    for parsed in parse_statements(sql, dialect, upper=upper):
         if parsed.error is not None or parsed.expression is None:
             if parsed.error is not None:
                 statements.append(
@@ -223,7 +224,7 @@ def _extract(
             and parsed.end
             and len(expanded) == 1
             and expanded[0][1] is parsed.expression
-            and upper.find("|>", parsed.start, parsed.end) < 0  # pipe syntax: FROM t |> ...
+            and not (pipes and upper.find("|>", parsed.start, parsed.end) >= 0)  # FROM t |> ...
         ):
             script.select_hint = upper.count("SELECT", parsed.start, parsed.end)
         for line, expression in expanded:
@@ -303,6 +304,12 @@ def _dropped_name(match: re.Match[str]) -> str:
 
 def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int, exp.Expr]]:
     """Statements nested in procedures and control flow, or the statement itself."""
+    cls = type(expression)
+    may_nest = _MAY_NEST.get(cls)
+    if may_nest is None:
+        may_nest = _MAY_NEST[cls] = issubclass(cls, _NESTING)
+    if not may_nest:
+        return [(line, expression)]
     if isinstance(expression, exp.Create) and expression.kind in (
         "PROCEDURE",
         "FUNCTION",
@@ -358,6 +365,24 @@ def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int
             if nested:
                 return nested
     return [(line, expression)]
+
+
+# The statement types that can hold other statements (procedures, blocks, dynamic SQL);
+# ``_expand`` returns any other statement as it is, after one lookup of its type.
+_NESTING = tuple(
+    cls
+    for cls in (
+        exp.Create,
+        exp.Block,
+        exp.IfBlock,
+        exp.WhileBlock,
+        exp.Command,
+        getattr(exp, "ExecuteSql", None),
+        getattr(exp, "Execute", None),
+    )
+    if cls is not None
+)
+_MAY_NEST: dict[type, bool] = {}
 
 
 def _dynamic_sql(expression: exp.Expr) -> str | None:

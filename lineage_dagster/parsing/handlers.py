@@ -112,13 +112,17 @@ def statement_kind(expression: exp.Expr) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(expression).__name__).upper()
 
 
-@dataclass
 class _Result:
-    kind: str
-    sources: set[str] = field(default_factory=set)
-    targets: list[str] = field(default_factory=list)
-    edges: dict[tuple[str, str], str] = field(default_factory=dict)
-    conditions: bool = True  # record condition edges
+    """What one statement reads and writes (a plain class: built once per statement)."""
+
+    __slots__ = ("conditions", "edges", "kind", "sources", "targets")
+
+    def __init__(self, kind: str, *, conditions: bool = True) -> None:
+        self.kind = kind
+        self.sources: set[str] = set()
+        self.targets: list[str] = []
+        self.edges: dict[tuple[str, str], str] = {}
+        self.conditions = conditions  # record condition edges
 
     def add_edges(self, target: str, names: list[str], deps: list[Deps], rel: Relation) -> None:
         """Edges into ``target``'s columns (``target=""``: a query result, unqualified names)."""
@@ -163,18 +167,26 @@ def statement_lineage(
                 break
     if handler is not None:
         handler(expression, result, script, line)
-    edges = tuple(
-        _edge(source, target, kind_name)
-        for (source, target), kind_name in sorted(result.edges.items(), key=_edge_order)
+    edges = (
+        tuple(
+            _edge(source, target, kind_name)
+            for (source, target), kind_name in sorted(result.edges.items(), key=_edge_order)
+        )
+        if result.edges
+        else ()
     )
-    return StatementLineage(
-        index,
-        line,
-        result.kind,
-        tuple(sorted(result.sources)),
-        tuple(dict.fromkeys(result.targets)),
-        edges,
-    )
+    # Built without the frozen ``__init__`` (one ``object.__setattr__`` per field), as
+    # ``_edge`` does: table-level lineage builds one per statement and little else.
+    lineage = _new(StatementLineage)
+    fields = lineage.__dict__
+    fields["index"] = index
+    fields["line"] = line
+    fields["kind"] = result.kind
+    fields["sources"] = tuple(sorted(result.sources))
+    fields["targets"] = tuple(dict.fromkeys(result.targets))
+    fields["column_lineage"] = edges
+    fields["error"] = None
+    return lineage
 
 
 def _edge(source: str, target: str, kind: str) -> ColumnEdge:

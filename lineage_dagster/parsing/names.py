@@ -136,13 +136,22 @@ class Namer:
         return self.name(node.name, quoted=False)
 
     def _table_part(self, node: exp.Expr) -> str:
-        if isinstance(node, exp.Identifier):
+        if type(node) is exp.Identifier:
+            args = node.args
+            text = args.get("this")
             if self.tables_keep_case:
-                return node.this
-            text = self.name(node.this, quoted=node.quoted)
-            if node.args.get("global_"):
+                return text
+            if args.get("quoted"):
+                text = self.name(text, quoted=True)
+            else:
+                # Table names repeat within a script: remember the unquoted ones.
+                cached = self._unquoted.get(text)
+                if cached is None:
+                    cached = self._unquoted[text] = self.name(text, quoted=False)
+                text = cached
+            if args.get("global_"):
                 return "##" + text
-            if node.args.get("temporary"):
+            if args.get("temporary"):
                 return "#" + text
             return text
         if isinstance(node, exp.Parameter):
@@ -159,14 +168,15 @@ class Namer:
             if isinstance(this, exp.Var) and this.name.startswith("@"):
                 return this.name  # a Snowflake stage
             return None
-        parts = [self._table_part(part) for part in table.parts]
+        part = self._table_part
+        parts = [part(node) for node in table.parts]
         if not all(parts):
             return None
         last = parts[-1]
-        if len(parts) == 2 and parts[0].lower() in FILE_FORMATS and ("/" in last or ":" in last):
+        if len(parts) == 2 and ("/" in last or ":" in last) and parts[0].lower() in FILE_FORMATS:
             # Spark/Databricks ``parquet.`s3://bucket/path```: the files themselves.
             return last
-        if last.startswith(("#", "@")):
+        if last[0] in "#@":
             return ".".join(parts)
         default = self.default
         if default and len(parts) <= len(default):

@@ -71,6 +71,37 @@ _SKELETON_SKIP: dict[type, frozenset[str]] = {
 }
 
 
+# What the table walk does with a node, by its type (see _role).
+_OTHER, _LEAF, _TABLE, _CTE, _SELECT, _SCHEMA, _DML = range(7)
+_ROLES: dict[type, int] = {}
+
+
+def _role(cls: type) -> int:
+    """The walk's role of a node type, remembered per type.
+
+    One dict lookup per node replaces a chain of ``isinstance`` checks (the walk is the
+    largest cost of table-level lineage); subclasses get the role of their base.
+    """
+    role = _ROLES.get(cls)
+    if role is None:
+        if issubclass(cls, _LEAVES):
+            role = _LEAF
+        elif issubclass(cls, exp.Table):
+            role = _TABLE
+        elif issubclass(cls, exp.CTE):
+            role = _CTE
+        elif issubclass(cls, exp.Select):
+            role = _SELECT
+        elif cls is exp.Schema:
+            role = _SCHEMA
+        elif cls in _SKELETON_SKIP:
+            role = _DML
+        else:
+            role = _OTHER
+        _ROLES[cls] = role
+    return role
+
+
 def _walk_tables(
     node: exp.Expr, namer: Namer, tables: list[exp.Table], cte_names: set[str], *, skeleton: bool
 ) -> int:
@@ -87,38 +118,44 @@ def _walk_tables(
     stack = [node]
     pop = stack.pop
     push = stack.append
-    leaves = _LEAVES
+    extend = stack.extend
+    roles = _ROLES
+    leaf = _LEAF
+    skip_body = _SKELETON_SKIP if skeleton else {}
     while stack:
         current = pop()
-        if isinstance(current, exp.Table):
-            tables.append(current)
-        elif isinstance(current, exp.CTE):
-            alias = current.args.get("alias")
-            if alias is not None:
-                cte_names.add(namer.ident(alias.this))
-        elif isinstance(current, exp.Select):
-            selects += 1
-        if skeleton:
-            if type(current) is exp.Schema and type(current.parent) is exp.Insert:
-                # An INSERT's column list: names only.
-                if current.this is not None:
-                    push(current.this)
-                continue
-            skip = _SKELETON_SKIP.get(type(current))
-            if skip is not None:
-                for key, value in current.args.items():
-                    if key in skip or value is None:
-                        continue
-                    if type(value) is list:
-                        for item in value:
-                            if isinstance(item, exp.Expr) and not isinstance(item, leaves):
-                                push(item)
-                    elif isinstance(value, exp.Expr) and not isinstance(value, leaves):
-                        push(value)
-                continue
-        for child in current.iter_expressions():
-            if not isinstance(child, leaves):
-                push(child)
+        cls = type(current)
+        role = roles.get(cls)
+        if role is None:
+            role = _role(cls)
+        if role == leaf:
+            continue
+        if role:
+            if role == _TABLE:
+                tables.append(current)
+            elif role == _CTE:
+                alias = current.args.get("alias")
+                if alias is not None:
+                    cte_names.add(namer.ident(alias.this))
+            elif role == _SELECT:
+                selects += 1
+            if skeleton:
+                if role == _SCHEMA and type(current.parent) is exp.Insert:
+                    # An INSERT's column list: names only.
+                    if current.this is not None:
+                        push(current.this)
+                    continue
+                skip = skip_body.get(cls)
+                if skip is not None:
+                    for key, value in current.args.items():
+                        if key in skip or value is None:
+                            continue
+                        if type(value) is list:
+                            extend(item for item in value if isinstance(item, exp.Expr))
+                        elif isinstance(value, exp.Expr):
+                            push(value)
+                    continue
+        extend(current.iter_expressions())
     return selects
 
 
