@@ -42,4 +42,4 @@ lock:  ## Refresh constraints.txt from a fresh resolve of pyproject.toml.
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) neo4j/target .lineage
+	rm -rf $(VENV) neo4j-launcher/target .lineage

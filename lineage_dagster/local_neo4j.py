@@ -1,4 +1,4 @@
-"""Build, start and stop the project's embedded Neo4j (the launcher in ``neo4j/``).
+"""Build, start and stop the project's embedded Neo4j (the launcher in ``neo4j-launcher/``).
 
 Used by the CLI, the dev command and the test fixtures. The launcher is a small Java program
 running Neo4j Community 5.26 LTS embedded with Bolt on 127.0.0.1, so no Docker is needed.
@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LAUNCHER_DIR = Path(__file__).resolve().parent.parent / "neo4j"
+LAUNCHER_DIR = Path(__file__).resolve().parent.parent / "neo4j-launcher"
 MAIN_CLASS = "io.lineagedagster.neo4j.Neo4jLauncher"
 READY_MARKER = "READY bolt://"
 PID_FILE = "launcher.pid"

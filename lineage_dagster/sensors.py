@@ -2,6 +2,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 
 import dagster as dg
 
@@ -14,6 +15,12 @@ from lineage_dagster.files import (
 from lineage_dagster.jobs import ingest_sql_job
 from lineage_dagster.partitions import source_partitions_def
 from lineage_dagster.resources import SqlSourceResource
+
+# dagster 1.13's @sensor hands SensorDefinition its beta `owners` parameter even when unset, which
+# printed a BetaWarning in every process that loads the code location.
+warnings.filterwarnings(
+    "ignore", message="Parameter `owners` of initializer `SensorDefinition", category=dg.BetaWarning
+)
 
 SENSOR_INTERVAL_SECONDS = int(os.environ.get("LINEAGE_SENSOR_INTERVAL_SECONDS", "30"))
 
