@@ -168,10 +168,26 @@ class Namer:
             if isinstance(this, exp.Var) and this.name.startswith("@"):
                 return this.name  # a Snowflake stage
             return None
-        part = self._table_part
-        parts = [part(node) for node in table.parts]
-        if not all(parts):
-            return None
+        parts = []
+        unquoted = self._unquoted
+        plain = not self.tables_keep_case
+        for node in table.parts:
+            args = node.args
+            if (
+                plain
+                and type(node) is exp.Identifier
+                and not (args.get("quoted") or args.get("temporary") or args.get("global_"))
+            ):
+                # _table_part inlined for the usual part: an unquoted name.
+                text = args.get("this")
+                name = unquoted.get(text)
+                if name is None:
+                    name = unquoted[text] = self.name(text, quoted=False)
+            else:
+                name = self._table_part(node)
+            if not name:
+                return None
+            parts.append(name)
         last = parts[-1]
         if len(parts) == 2 and ("/" in last or ":" in last) and parts[0].lower() in FILE_FORMATS:
             # Spark/Databricks ``parquet.`s3://bucket/path```: the files themselves.

@@ -22,6 +22,7 @@ _LEAVES = (
     exp.Boolean,
     exp.Var,
     exp.ColumnDef,
+    exp.TableAlias,  # names and column definitions only
 )
 
 
@@ -36,24 +37,36 @@ def source_tables(node: exp.Expr, script: ScriptState, exclude: set[int]) -> set
         tables.clear()
         cte_names.clear()
         _walk_tables(node, namer, tables, cte_names, skeleton=False)
+    temp_tables = script.temp_tables
+    fqn_of = namer.table
     for table in tables:
-        if id(table) in exclude:
+        if exclude and id(table) in exclude:
             continue
-        this = table.this
-        if cte_names and not table.args.get("db") and isinstance(this, exp.Identifier):
-            name = namer.ident(this)
-            if name in cte_names and _refers_to_cte(table, name, namer):
-                continue
+        if cte_names:
+            this = table.this
+            if not table.args.get("db") and isinstance(this, exp.Identifier):
+                name = namer.ident(this)
+                if name in cte_names and _refers_to_cte(table, name, namer):
+                    continue
         parent = table.parent
-        if isinstance(parent, (exp.Schema, exp.Reference)) and isinstance(
+        if type(parent) in _KEY_PARENTS and isinstance(
             parent.parent, (exp.Reference, exp.ForeignKey)
         ):
             continue
-        fqn = namer.table(table)
+        fqn = fqn_of(table)
         if fqn is None:
             continue
-        out.update(resolve_temp(fqn, script))
+        # resolve_temp, inlined: this runs for every table of every statement.
+        upstream = temp_tables.get(fqn)
+        if upstream is not None:
+            out.update(upstream)
+        elif not namer.is_temp_name(fqn):
+            out.add(fqn)
     return out
+
+
+# Parents of the tables named by a foreign key (``REFERENCES t (col)``), which are no source.
+_KEY_PARENTS = frozenset({exp.Schema, exp.Reference})
 
 
 # Clauses of a SELECT that hold no table unless they hold a subquery (which has its own
@@ -62,12 +75,14 @@ _SELECT_BODY = frozenset(
     {"expressions", "where", "group", "having", "qualify", "order", "limit", "offset",
      "windows", "distinct", "hint", "sort", "cluster", "distribute", "connect", "prewhere"}
 )  # fmt: skip
-# The same for the value lists of DML: MERGE actions, UPDATE assignments, filters.
+# The same for the value lists of DML (MERGE actions, UPDATE assignments, filters) and join
+# conditions.
 _SKELETON_SKIP: dict[type, frozenset[str]] = {
     exp.Select: _SELECT_BODY,
     exp.Merge: frozenset({"on", "whens"}),
     exp.Update: frozenset({"expressions", "where", "order", "limit"}),
     exp.Delete: frozenset({"where", "order", "limit"}),
+    exp.Join: frozenset({"on", "using"}),
 }
 
 
@@ -133,6 +148,19 @@ def _walk_tables(
         if role:
             if role == _TABLE:
                 tables.append(current)
+                # Most of a table's arguments are its name's identifiers and its alias:
+                # leaving them out here halves the nodes the walk pops.
+                for value in current.args.values():
+                    kind = type(value)
+                    if kind is list:
+                        extend(item for item in value if isinstance(item, exp.Expr))
+                    elif (
+                        kind is not exp.Identifier
+                        and kind is not exp.TableAlias
+                        and isinstance(value, exp.Expr)
+                    ):
+                        push(value)
+                continue
             elif role == _CTE:
                 alias = current.args.get("alias")
                 if alias is not None:
