@@ -71,5 +71,11 @@ class LoadConfig(dg.Config):
     batch_size: int = Field(default=5_000, description="Rows per UNWIND query.")
     files_per_transaction: int = Field(
         default=200,
-        description="Files replaced per write transaction (each file is always replaced whole).",
+        description="Files replaced per write transaction at most (a file is always replaced "
+        "whole, in one transaction).",
+    )
+    rows_per_transaction: int = Field(
+        default=100_000,
+        description="Nodes and relationships written per transaction at most, so a transaction "
+        "stays within Neo4j's transaction memory; a larger file gets a transaction of its own.",
     )

@@ -90,3 +90,23 @@ def plan_batches(files: Sequence[SourceFile], batch_count: int) -> list[ParseBat
         for size, index, paths in batches
         if paths
     ]
+
+
+def group_by_size(sizes: Sequence[int], *, max_items: int, max_size: int) -> list[range]:
+    """Consecutive groups of at most ``max_items`` items and ``max_size`` total size.
+
+    An item larger than ``max_size`` forms a group of its own (a file is never split).
+
+    >>> group_by_size([5, 5, 5, 20, 1, 1], max_items=3, max_size=10)
+    [range(0, 2), range(2, 3), range(3, 4), range(4, 6)]
+    """
+    groups: list[range] = []
+    start, total = 0, 0
+    for index, size in enumerate(sizes):
+        if index > start and (index - start >= max_items or total + size > max_size):
+            groups.append(range(start, index))
+            start, total = index, 0
+        total += size
+    if start < len(sizes):
+        groups.append(range(start, len(sizes)))
+    return groups

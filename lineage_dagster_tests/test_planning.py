@@ -3,7 +3,7 @@
 import pytest
 
 from lineage_dagster.files import SourceFile
-from lineage_dagster.planning import LoadedFile, diff_files, plan_batches
+from lineage_dagster.planning import LoadedFile, diff_files, group_by_size, plan_batches
 
 
 def _src(path: str, sha: str = "s", size: int = 10) -> SourceFile:
@@ -53,3 +53,16 @@ def test_batches_cover_every_file_once_and_balance_sizes(count: int):
 
 def test_no_files_no_batches():
     assert plan_batches([], 4) == []
+
+
+@pytest.mark.parametrize(
+    ("sizes", "max_items", "max_size"),
+    [([3] * 10, 4, 100), ([50, 60, 10, 10, 200, 5], 10, 100), ([], 3, 10), ([1] * 7, 1, 1)],
+)
+def test_transaction_groups_cover_items_in_order_within_bounds(sizes, max_items, max_size):
+    groups = group_by_size(sizes, max_items=max_items, max_size=max_size)
+    assert [i for group in groups for i in group] == list(range(len(sizes)))
+    for group in groups:
+        assert len(group) <= max_items
+        total = sum(sizes[i] for i in group)
+        assert total <= max_size or len(group) == 1  # only a single oversized file may exceed

@@ -65,6 +65,18 @@ class LoadSummary:
     transactions: int
 
 
+def graph_rows(lineage: FileLineage) -> int:
+    """Roughly how many nodes and relationships a file's lineage writes: the unit that bounds a
+    transaction's memory in Neo4j."""
+    return 1 + sum(
+        1
+        + len(stmt.sources) * (1 + len(stmt.targets))
+        + len(stmt.targets)
+        + 2 * len(stmt.column_lineage)
+        for stmt in lineage.statements
+    )
+
+
 def statement_id(path: str, index: int) -> str:
     """The graph key of a statement: its file path and 0-based index in that file."""
     return f"{path}#{index}"

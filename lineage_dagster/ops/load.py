@@ -4,11 +4,12 @@ import dagster as dg
 
 from lineage_dagster.config import FeatureFlags, LoadConfig
 from lineage_dagster.files import FailedFile
-from lineage_dagster.graph.load import sync_files
+from lineage_dagster.graph.load import graph_rows, sync_files
 from lineage_dagster.metrics import load_metrics
 from lineage_dagster.ops.parse import ParsedBatch
 from lineage_dagster.parsing import EXTRACTOR_VERSION
 from lineage_dagster.parsing.models import FileLineage
+from lineage_dagster.planning import group_by_size
 from lineage_dagster.resources import MetricsResource, Neo4jResource
 from lineage_dagster.resources.neo4j_resource import NEO4J_RETRY_POLICY
 
@@ -36,10 +37,14 @@ def load_lineage(
         # The plain path: one file per transaction and one query per node or relationship.
         files_per_tx, rows_per_query = 1, 1
     items: list[FileLineage | FailedFile] = sorted([*lineage, *failed], key=_path)
+    sizes = [graph_rows(item) if isinstance(item, FileLineage) else 1 for item in items]
     # Bounded groups keep each transaction within Neo4j's transaction memory limit; deleted
     # files travel in groups of their own.
     groups: list[tuple[list[FileLineage | FailedFile], list[str]]] = [
-        (items[i : i + files_per_tx], []) for i in range(0, len(items), files_per_tx)
+        ([items[i] for i in group], [])
+        for group in group_by_size(
+            sizes, max_items=files_per_tx, max_size=config.rows_per_transaction
+        )
     ] + [([], deleted[i : i + files_per_tx]) for i in range(0, len(deleted), files_per_tx)]
     totals = dict.fromkeys(
         ("files_loaded", "files_deleted", "statements", "relationships", "transactions"), 0
