@@ -85,6 +85,22 @@ class ParsedStatement:
     """Offset just past its last token (0 when unknown)."""
 
 
+def _parsed(line: int, expression: exp.Expr, start: int, end: int) -> ParsedStatement:
+    """A ParsedStatement built without the frozen ``__init__`` (one ``object.__setattr__``
+    per field): the whole-file path builds one per statement and little else."""
+    parsed = _new(ParsedStatement)
+    fields = parsed.__dict__
+    fields["line"] = line
+    fields["expression"] = expression
+    fields["error"] = None
+    fields["start"] = start
+    fields["end"] = end
+    return parsed
+
+
+_new = object.__new__
+
+
 def parse_statements(
     sql: str, dialect: Dialect, *, upper: str | None = None
 ) -> Iterator[ParsedStatement]:
@@ -125,9 +141,8 @@ def parse_statements(
                     # Procedures, control flow, opaque commands: the careful path.
                     yield from _parse_chunk(chunk, sql, dialect, parser)
                 else:
-                    yield ParsedStatement(
-                        chunk[0].line, expression, start=chunk[0].start, end=chunk[-1].end + 1
-                    )
+                    first = chunk[0]
+                    yield _parsed(first.line, expression, first.start, chunk[-1].end + 1)
             return
     for chunk in split_tokens(tokens):
         yield from _parse_chunk(chunk, sql, dialect, parser)
