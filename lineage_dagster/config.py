@@ -55,7 +55,8 @@ class PlanConfig(dg.Config):
 
     full_refresh: bool = Field(
         default=False,
-        description="Re-load every file of the partition, not only new, changed and deleted ones.",
+        description="Re-load every file of the partition, not only new, changed and deleted ones "
+        "(a run tagged lineage/full_refresh=true does the same: UI backfills can set tags).",
     )
     batches_per_worker: int = Field(
         default=3, description="Parse batches per worker process (2-4 balances load and overhead)."

@@ -1,6 +1,7 @@
 """Names shared by the Dagster layers."""
 
 SOURCE_PARTITIONS_NAME = "sql_sources"
+FULL_REFRESH_TAG = "lineage/full_refresh"
 ROOT_PARTITION = "_root"
 SQL_SUFFIX = ".sql"
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024

@@ -35,6 +35,7 @@ def ingest(
     raise_on_error: bool = True,
     metrics_gateway: str | None = None,
     neo4j_config: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> IngestRun:
     """Run one partition of the ingest job on ``instance``.
 
@@ -62,7 +63,7 @@ def ingest(
         dg.reconstructable(resolved_ingest_job),
         instance=instance,
         run_config=run_config,
-        tags={"dagster/partition": partition},
+        tags={"dagster/partition": partition, **(tags or {})},
         raise_on_error=raise_on_error,
     ) as result:
         failures = {

@@ -88,6 +88,14 @@ def test_rerunning_unchanged_files_changes_nothing(ingest_instance, corpus, empt
     assert graph_snapshot(empty_graph) == before
 
 
+def test_a_full_refresh_tag_reloads_unchanged_files(ingest_instance, corpus, empty_graph):
+    assert ingest(ingest_instance, corpus, "risk").success
+    before = graph_snapshot(empty_graph)
+    tagged = ingest(ingest_instance, corpus, "risk", tags={"lineage/full_refresh": "true"})
+    assert tagged.load_metadata["files_loaded"] == 2
+    assert graph_snapshot(empty_graph) == before
+
+
 def test_a_broken_file_fails_alone_and_loads_once_fixed(ingest_instance, corpus, empty_graph):
     (corpus / "finance" / "broken.sql").write_text(
         "INSERT INTO finance.ok SELECT a FROM finance.src;\nSELECT (1 + FROM finance.nowhere;\n"

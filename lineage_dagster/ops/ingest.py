@@ -4,6 +4,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from lineage_dagster.config import FeatureFlags, PlanConfig
+from lineage_dagster.constants import FULL_REFRESH_TAG
 from lineage_dagster.files import SourceFile
 from lineage_dagster.graph.load import ensure_constraints, get_loaded_files
 from lineage_dagster.parsing import EXTRACTOR_VERSION
@@ -28,6 +29,8 @@ def plan_sql_files(
 ) -> Iterator[dg.DynamicOutput | dg.Output]:
     """Compare the partition's folder with the graph and fan the changed files out in batches."""
     partition = context.partition_key
+    # UI backfills cannot pass run config, but they can set tags.
+    full_refresh = config.full_refresh or context.run.tags.get(FULL_REFRESH_TAG) == "true"
     files, unreadable = sql_source.scan(partition)
     with neo4j.get_session() as session:
         ensure_constraints(session)
@@ -36,7 +39,7 @@ def plan_sql_files(
         files,
         loaded,
         extractor_version=EXTRACTOR_VERSION,
-        full_refresh=config.full_refresh,
+        full_refresh=full_refresh,
         unreadable=[error.path for error in unreadable],
     )
     # Unreadable files go through parsing too, which reports them with their error.
