@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,32 @@ def test_whole_file_parse_matches_statement_by_statement(
     monkeypatch.setattr(statements_module, "_parse_whole", lambda *args: None)
     slow = [extract_lineage(sql, dialect=dialect).to_dict() for sql, dialect in scripts]
     assert fast == slow
+
+
+@pytest.mark.slow
+def test_released_trees_give_the_same_lineage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripts = [(case.sql, case.dialect) for case in load_cases()]
+    for path in write_corpus(tmp_path, files=100, seed=5):
+        scripts.append((path.read_text(encoding="utf-8"), None))
+    released = [extract_lineage(sql, dialect=dialect).to_dict() for sql, dialect in scripts]
+    monkeypatch.setattr(extract_module, "_release", lambda tree: None)
+    kept = [extract_lineage(sql, dialect=dialect).to_dict() for sql, dialect in scripts]
+    assert released == kept
+
+
+def test_extraction_leaves_no_trees_to_the_garbage_collector(tmp_path: Path) -> None:
+    sql = write_corpus(tmp_path, files=1, seed=6)[0].read_text(encoding="utf-8")
+    extract_lineage(sql)  # imports and caches
+    gc.collect()
+    gc.disable()
+    try:
+        lineage = extract_lineage(sql)
+        # Trees unlinked from their parents are freed by reference counting; kept, their
+        # cycles would leave thousands of nodes for the collector.
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert lineage.statements
+    assert unreachable < 50
