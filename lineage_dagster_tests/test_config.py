@@ -53,3 +53,10 @@ def test_variables_set_the_defaults_a_partial_run_config_keeps(tmp_path):
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert "FLAGS False False" in out
+
+
+def test_pipeline_and_parse_command_share_the_file_size_limit():
+    from lineage_dagster.constants import DEFAULT_MAX_FILE_BYTES
+    from lineage_dagster.parsing import DEFAULT_MAX_BYTES
+
+    assert DEFAULT_MAX_FILE_BYTES == DEFAULT_MAX_BYTES
