@@ -266,13 +266,20 @@ def _release(tree: exp.Expr) -> None:
     the links a dropped tree is freed at once by reference counting: the collector runs far
     less often. Nothing of a tree outlives its statement (lineage holds names only).
     """
+    tree.parent = None
     stack = [tree]
     pop = stack.pop
-    extend = stack.extend
+    push = stack.append
+    childless = _CHILDLESS
     while stack:
-        node = pop()
-        extend(node.iter_expressions())
-        node.parent = None
+        for child in pop().iter_expressions():
+            child.parent = None
+            # Names and literals (half the nodes) have no children: not worth a visit.
+            if type(child) not in childless:
+                push(child)
+
+
+_CHILDLESS = frozenset({exp.Identifier, exp.Literal, exp.Var, exp.Null, exp.Boolean})
 
 
 _warned: list[bool] = []
