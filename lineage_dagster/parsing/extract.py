@@ -262,7 +262,7 @@ def _release(tree: exp.Expr) -> None:
     """Unlink the nodes of a tree whose lineage has been extracted from their parents.
 
     Parent links make each tree a web of reference cycles that only the garbage collector
-    frees, and finding them costs it about a fifth of the parse time in bulk parsing. Without
+    frees, and finding them costs it about a sixth of the parse time in bulk parsing. Without
     the links a dropped tree is freed at once by reference counting: the collector runs far
     less often. Nothing of a tree outlives its statement (lineage holds names only).
     """
