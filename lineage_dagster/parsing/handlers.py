@@ -35,6 +35,14 @@ from lineage_dagster.parsing.walker import (
 _UNLOAD = re.compile(
     r"^\s*\(\s*'(?P<query>(?:[^']|'')*)'\s*\)\s*TO\s+'(?P<path>[^']*)'", re.I | re.S
 )
+_NAME = r"(?:[\w$]+|`[^`]+`|\"[^\"]+\")(?:\s*\.\s*(?:[\w$]+|`[^`]+`|\"[^\"]+\"))*"
+# Hive/Spark: ``ALTER TABLE dest EXCHANGE PARTITION (spec) WITH TABLE src`` moves the
+# partition's data from ``src`` into ``dest`` (sqlglot keeps it as a command).
+_EXCHANGE = re.compile(
+    rf"^\s*TABLE\s+(?P<target>{_NAME})\s+EXCHANGE\s+PARTITION\s*"
+    rf"\((?:[^()']|'(?:[^']|'')*')*\)\s*WITH\s+TABLE\s+(?P<source>{_NAME})\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
 _DECLARE_GTT = re.compile(
     r"^\s*DECLARE\s+GLOBAL\s+TEMPORARY\s+TABLE\s+([\w$#@.\"]+)", re.IGNORECASE
 )
@@ -836,6 +844,19 @@ def _handle_command(
             if tree is not None:
                 result.sources |= source_tables(tree, script, set())
         result.targets.append(match.group("path"))
+        return
+    if keyword == "ALTER":
+        match = _EXCHANGE.match(text)
+        if match is None:
+            return
+        namer = script.namer
+        target = namer.qualify_text(re.sub(r"\s+", "", match.group("target")))
+        source = namer.qualify_text(re.sub(r"\s+", "", match.group("source")))
+        result.kind = "EXCHANGE_PARTITION"
+        result.sources |= set(resolve_temp(source, script))
+        result.targets.append(target)
+        if script.columns:
+            result.edges[(f"{source}.*", f"{target}.*")] = "direct"
         return
     if keyword == "DECLARE":
         match = _DECLARE_GTT.match("DECLARE " + text)
