@@ -266,6 +266,7 @@ def _parse_chunk(
             or _recover_create(chunk, sql, parser)
             or _strip_tsql_clauses(chunk, sql, parser)
             or _strip_merge_delete(chunk, sql, parser)
+            or _compound_assignments(chunk, sql, parser)
         )
         if recovered is not None:
             yield ParsedStatement(line, recovered, start=chunk[0].start, end=chunk[-1].end + 1)
@@ -523,6 +524,66 @@ def _strip_tsql_clauses(chunk: list[Token], sql: str, parser: Parser) -> exp.Exp
         return None
     try:
         return parser.parse(kept, sql)[0]
+    except (ParseError, RecursionError):
+        return None
+
+
+_COMPOUND_OPERATORS = frozenset(
+    {TokenType.PLUS, TokenType.DASH, TokenType.STAR, TokenType.SLASH, TokenType.MOD,
+     TokenType.AMP, TokenType.PIPE, TokenType.CARET}
+)  # fmt: skip
+_SET_ENDS = frozenset({"FROM", "WHERE", "OUTPUT", "OPTION"})
+
+
+def _compound_assignments(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | None:
+    """T-SQL ``UPDATE ... SET col += expr`` (``-=``, ``*=``, ...), which sqlglot does not parse:
+    read ``col = col + expr``. The value may group differently (``a *= b + c``), but the same
+    columns feed the same target, which is all the lineage needs."""
+    if _keyword(chunk[0]) != "UPDATE":
+        return None
+    out: list[Token] = []
+    assignment: int | None = None  # where the current assignment starts in ``out``
+    depth = 0
+    in_set = changed = False
+    i = 0
+    while i < len(chunk):
+        token = chunk[i]
+        token_type = token.token_type
+        if token_type in _OPEN:
+            depth += 1
+        elif token_type in _CLOSE:
+            depth -= 1
+        elif not depth:
+            word = _keyword(token)
+            if word == "SET" or (in_set and token_type == TokenType.COMMA):
+                in_set = True
+                out.append(token)
+                assignment = len(out)
+                i += 1
+                continue
+            if word in _SET_ENDS:
+                in_set = False
+            following = chunk[i + 1] if i + 1 < len(chunk) else None
+            if (
+                in_set
+                and token_type in _COMPOUND_OPERATORS
+                and following is not None
+                and following.token_type == TokenType.EQ
+                and following.start == token.end + 1
+                and assignment is not None
+                and assignment < len(out)
+            ):
+                # ``col += v`` -> ``col = col + v``: the column's tokens are read twice.
+                out.extend([following, *out[assignment:], token])
+                changed = True
+                i += 2
+                continue
+        out.append(token)
+        i += 1
+    if not changed:
+        return None
+    try:
+        return parser.parse(out, sql)[0]
     except (ParseError, RecursionError):
         return None
 
