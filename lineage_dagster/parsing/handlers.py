@@ -475,6 +475,37 @@ def _handle_create(expression: exp.Create, result: _Result, script: ScriptState,
             result.edges[(f"{source}.*", f"{fqn}.*")] = "direct"
 
 
+def _record_write(
+    expression: exp.Expr, table: exp.Table, target: str, result: _Result, script: ScriptState
+) -> bool:
+    """Record the tables an UPDATE or MERGE reads and the table it writes; return whether that
+    target is temporary (then it is not a target: its upstream is remembered for later reads)."""
+    sources = source_tables(expression, script, {id(table)})
+    sources.discard(target)
+    result.sources |= sources
+    temp = script.namer.is_temp_name(target) or target in script.temp_tables
+    if temp:
+        script.temp_tables[target] = script.temp_tables.get(target, set()) | sources
+    else:
+        result.targets.append(target)
+    return temp
+
+
+def _target_scope(
+    expression: exp.Expr, table: exp.Table, script: ScriptState
+) -> tuple[ColumnWalker, Scope, Relation, dict[str, Relation]]:
+    """A column walker with a scope holding the written table (and the statement's CTEs)."""
+    walker = _walker(script)
+    scope = Scope(None)
+    rel = Relation()
+    ctes: dict[str, Relation] = {}
+    with_ = expression.args.get("with_")
+    if with_ is not None:
+        ctes = walker.ctes(with_, ctes, None)
+    walker._add_source(table, scope, ctes, rel)
+    return walker, scope, rel, ctes
+
+
 def _handle_update(expression: exp.Update, result: _Result, script: ScriptState, line: int) -> None:
     namer = script.namer
     table = expression.this if isinstance(expression.this, exp.Table) else None
@@ -497,25 +528,10 @@ def _handle_update(expression: exp.Update, result: _Result, script: ScriptState,
                 break
     if target is None:
         return
-    sources = source_tables(expression, script, {id(table)})
-    sources.discard(target)
-    temp = script.namer.is_temp_name(target) or target in script.temp_tables
-    if temp:
-        result.sources |= sources
-        script.temp_tables[target] = script.temp_tables.get(target, set()) | sources
-    else:
-        result.targets.append(target)
-        result.sources |= sources
+    temp = _record_write(expression, table, target, result, script)
     if not script.columns:
         return
-    walker = _walker(script)
-    scope = Scope(None)
-    rel = Relation()
-    ctes: dict[str, Relation] = {}
-    with_ = expression.args.get("with_")
-    if with_ is not None:
-        ctes = walker.ctes(with_, ctes, None)
-    walker._add_source(table, scope, ctes, rel)
+    walker, scope, rel, ctes = _target_scope(expression, table, script)
     for join in table.args.get("joins") or ():
         walker._add_source(join.this, scope, ctes, rel)
     if from_ is not None:
@@ -620,24 +636,10 @@ def _handle_merge(expression: exp.Merge, result: _Result, script: ScriptState, l
     target = namer.table(table)
     if target is None:
         return
-    sources = source_tables(expression, script, {id(table)})
-    sources.discard(target)
-    temp = script.namer.is_temp_name(target) or target in script.temp_tables
-    if temp:
-        script.temp_tables[target] = script.temp_tables.get(target, set()) | sources
-    else:
-        result.targets.append(target)
-    result.sources |= sources
+    temp = _record_write(expression, table, target, result, script)
     if not script.columns:
         return
-    walker = _walker(script)
-    scope = Scope(None)
-    rel = Relation()
-    ctes: dict[str, Relation] = {}
-    with_ = expression.args.get("with_")
-    if with_ is not None:
-        ctes = walker.ctes(with_, ctes, None)
-    walker._add_source(table, scope, ctes, rel)
+    walker, scope, rel, ctes = _target_scope(expression, table, script)
     # The values of ``WHEN NOT MATCHED THEN INSERT`` can only come from the source: there is
     # no target row. Resolve them in a scope that holds the source alone.
     source_scope = Scope(None)
