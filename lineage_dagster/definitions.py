@@ -1,5 +1,6 @@
 import dagster as dg
 
+from lineage_dagster.assets import lineage_graph, sql_files
 from lineage_dagster.config import FeatureFlags
 from lineage_dagster.constants import (
     ENV_NEO4J_PASSWORD,
@@ -17,6 +18,7 @@ from lineage_dagster.resources import (
 from lineage_dagster.sensors import sql_folder_sensor
 
 defs = dg.Definitions(
+    assets=[sql_files, lineage_graph],
     jobs=[ingest_sql_job],
     sensors=[sql_folder_sensor],
     resources={

@@ -27,6 +27,10 @@ def test_definitions_resolve():
     assert sensor.job_name == "ingest_sql_job"
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert set(defs.resources) >= {"neo4j", "sql_source", "sql_parser", "feature_flags"}
+    graph = defs.resolve_asset_graph()
+    lineage = graph.get(dg.AssetKey("lineage_graph"))
+    assert lineage.parent_keys == {dg.AssetKey("sql_files")}
+    assert lineage.partitions_def == job.partitions_def
 
 
 def test_launchpad_default_is_multiprocess_forkserver_with_preloads():

@@ -162,7 +162,13 @@ def test_dev_command_ingests_the_sample_and_stops_cleanly(tmp_path: Path):
             page.get_by_text("ingest_sql_job").first.wait_for(timeout=30_000)
             text = page.inner_text("body")
             page.screenshot(path=str(tmp_path / "runs.png"))
+            # The asset catalog lists the folder's SQL files feeding the lineage graph.
+            page.goto(f"http://127.0.0.1:{port}/assets", wait_until="networkidle")
+            page.get_by_text("lineage_graph").first.wait_for(timeout=30_000)
+            assets_text = page.inner_text("body")
+            page.screenshot(path=str(tmp_path / "assets.png"))
             browser.close()
+        assert "sql_files" in assets_text
         assert text.count("Success") >= len(partitions)
         assert "Failure" not in text
     finally:

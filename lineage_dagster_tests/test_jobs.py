@@ -4,6 +4,7 @@ files failing alone, and every feature-flag combination giving the identical gra
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from lineage_dagster.flags import FLAG_ENV_VARS
@@ -63,6 +64,16 @@ def test_ingest_builds_the_exact_graph(ingest_instance, corpus, empty_graph):
     }
     assert risk.load_metadata["files_loaded"] == 2
     assert risk.load_metadata["cache_misses"] == 2
+    # Each run records a materialization of its folder's partition of the lineage_graph asset.
+    for partition, files in (("risk", 2), ("finance", 1)):
+        records = ingest_instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey("lineage_graph"), asset_partitions=[partition]
+            ),
+            limit=1,
+        ).records
+        assert len(records) == 1
+        assert records[0].asset_materialization.metadata["files_loaded"].value == files
 
 
 def test_changed_and_deleted_files_replace_their_lineage(ingest_instance, corpus, empty_graph):

@@ -2,6 +2,7 @@ import time
 
 import dagster as dg
 
+from lineage_dagster.assets import lineage_graph
 from lineage_dagster.config import FeatureFlags, LoadConfig
 from lineage_dagster.files import FailedFile
 from lineage_dagster.graph.load import graph_rows, sync_files
@@ -79,14 +80,19 @@ def load_lineage(
         if stmt.error is not None
     ]
     files_failed = len({failure["path"] for failure in failures})
-    context.add_output_metadata(
-        {
-            **totals,
-            "files_failed": files_failed,
-            "cache_hits": sum(batch.cache_hits for batch in parsed),
-            "cache_misses": sum(batch.cache_misses for batch in parsed),
-            "failed_files": dg.MetadataValue.json(failures),
-        }
+    metadata = {
+        **totals,
+        "files_failed": files_failed,
+        "cache_hits": sum(batch.cache_hits for batch in parsed),
+        "cache_misses": sum(batch.cache_misses for batch in parsed),
+        "failed_files": dg.MetadataValue.json(failures),
+    }
+    context.add_output_metadata(metadata)
+    # The catalog and the asset lineage view show each folder's load history.
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=lineage_graph.key, partition=context.partition_key, metadata=metadata
+        )
     )
     if feature_flags.metrics:
         metrics = load_metrics(
