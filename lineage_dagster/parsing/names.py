@@ -110,6 +110,13 @@ class Namer:
         """
         return name.startswith("#") or (name.startswith("@") and self.table_variables)
 
+    def _fold(self, text: str) -> str:
+        """Normalise an unquoted identifier; scripts repeat the same names, so remember them."""
+        folded = self._unquoted.get(text)
+        if folded is None:
+            folded = self._unquoted[text] = self.name(text, quoted=False)
+        return folded
+
     def name(self, text: str, *, quoted: bool) -> str:
         """Normalise one identifier's text."""
         strategy = self.strategy
@@ -128,11 +135,7 @@ class Namer:
         if isinstance(node, exp.Identifier):
             if node.quoted:
                 return self.name(node.this, quoted=True)
-            text = node.this
-            cached = self._unquoted.get(text)
-            if cached is None:
-                cached = self._unquoted[text] = self.name(text, quoted=False)
-            return cached
+            return self._fold(node.this)
         return self.name(node.name, quoted=False)
 
     def _table_part(self, node: exp.Expr) -> str:
@@ -141,14 +144,7 @@ class Namer:
             text = args.get("this")
             if self.tables_keep_case:
                 return text
-            if args.get("quoted"):
-                text = self.name(text, quoted=True)
-            else:
-                # Table names repeat within a script: remember the unquoted ones.
-                cached = self._unquoted.get(text)
-                if cached is None:
-                    cached = self._unquoted[text] = self.name(text, quoted=False)
-                text = cached
+            text = self.name(text, quoted=True) if args.get("quoted") else self._fold(text)
             if args.get("global_"):
                 return "##" + text
             if args.get("temporary"):
@@ -210,12 +206,7 @@ class Namer:
                     if self.tables_keep_case
                     else self.name(node.this, quoted=True)
                 )
-            # Wide statements repeat the same names: remember the unquoted ones.
-            text = node.this
-            cached = self._unquoted.get(text)
-            if cached is None:
-                cached = self._unquoted[text] = self.name(text, quoted=False)
-            return cached
+            return self._fold(node.this)
         return self.name(node.name, quoted=False)
 
     def qualify_text(self, name: str) -> str:
