@@ -1,5 +1,3 @@
-from collections.abc import Mapping
-
 import dagster as dg
 from pydantic import Field
 
@@ -42,12 +40,6 @@ class FeatureFlags(dg.ConfigurableResource):
         default=_DEFAULTS["metrics"],
         description="Push run metrics to the Prometheus Pushgateway (FEATURE_METRICS).",
     )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> "FeatureFlags":
-        """Flags as the FEATURE_* variables of ``environ`` set them (defaults: on)."""
-        defaults = flag_defaults(environ)
-        return cls(**{name: defaults[name][0] for name in cls.model_fields})
 
 
 class PlanConfig(dg.Config):

@@ -2,7 +2,6 @@
 
 import pytest
 
-from lineage_dagster.config import FeatureFlags
 from lineage_dagster.flags import flag_defaults, parse_flag
 
 
@@ -20,8 +19,6 @@ def test_environment_overrides_defaults():
     assert effective["parallel"] == (False, "FEATURE_PARALLEL")
     assert effective["metrics"] == (True, "FEATURE_METRICS")
     assert effective["batching"] == (True, "default")
-    flags = FeatureFlags.from_env(env)
-    assert (flags.parse_cache, flags.batching, flags.neo4j_batch) == (False, True, True)
 
 
 def test_bad_flag_values_name_the_variable():
