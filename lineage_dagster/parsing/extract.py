@@ -20,13 +20,14 @@ from sqlglot import exp
 
 from lineage_dagster.parsing.dialects import dialect_from_comment, get_dialect, resolve_dialect
 from lineage_dagster.parsing.errors import SqlDecodeError, SqlFileError, SqlFileTooLargeError
-from lineage_dagster.parsing.handlers import ScriptState, statement_kind, statement_lineage
+from lineage_dagster.parsing.handlers import statement_kind, statement_lineage
 from lineage_dagster.parsing.models import (
     FileLineage,
     StatementError,
     StatementLineage,
 )
 from lineage_dagster.parsing.names import Namer, normalize_schema
+from lineage_dagster.parsing.script_state import ScriptState
 from lineage_dagster.parsing.statements import parse_statements
 from lineage_dagster.parsing.tuning import warn_if_not_compiled
 

@@ -1,21 +1,19 @@
-"""Lineage of one statement: a handler per kind of statement, and the state a script carries.
+"""Statement handlers: the lineage of one statement, by a handler per kind of statement.
 
-Handlers record sources, targets and column edges on a ``StatementResult``; what a statement
-tells later ones (temporary tables and their upstream, columns of created tables) lives in
-``ScriptState``.
+Handlers record sources, targets and column edges on a ``_Result``; what a statement tells
+later ones (temporary tables and their upstream, columns of created tables) goes into the
+script's :class:`~lineage_dagster.parsing.script_state.ScriptState`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from lineage_dagster.parsing.models import ColumnEdge, StatementLineage
-from lineage_dagster.parsing.names import Namer
 from lineage_dagster.parsing.tables import (
     is_script_temp,
     is_temp_create,
@@ -32,6 +30,10 @@ from lineage_dagster.parsing.walker import (
     Scope,
 )
 
+if TYPE_CHECKING:
+    from lineage_dagster.parsing.names import Namer
+    from lineage_dagster.parsing.script_state import ScriptState
+
 _UNLOAD = re.compile(
     r"^\s*\(\s*'(?P<query>(?:[^']|'')*)'\s*\)\s*TO\s+'(?P<path>[^']*)'", re.I | re.S
 )
@@ -46,27 +48,6 @@ _EXCHANGE = re.compile(
 _DECLARE_GTT = re.compile(
     r"^\s*DECLARE\s+GLOBAL\s+TEMPORARY\s+TABLE\s+([\w$#@.\"]+)", re.IGNORECASE
 )
-
-
-@dataclass
-class ScriptState:
-    """What earlier statements of a script tell later ones."""
-
-    namer: Namer
-    schema: dict[str, list[str]]
-    columns: bool
-    conditions: bool = True  # record ``condition`` edges (filters and joins)
-    temp_tables: dict[str, set[str]] = field(default_factory=dict)  # temp -> upstream tables
-    temp_relations: dict[str, Relation] = field(default_factory=dict)
-    script_temps: dict[str, int] = field(default_factory=dict)  # name -> offset of its DROP
-    position: int = 0  # offset of the statement being extracted
-    root: exp.Expr | None = None  # the statement being extracted
-    select_hint: int | None = None  # SELECT keywords in its text, when known
-    created: dict[str, list[str]] = field(default_factory=dict)  # tables created with columns
-
-    def columns_of(self, fqn: str) -> list[str] | None:
-        """The known columns of a table: created earlier in the script, else the schema's."""
-        return self.created.get(fqn) or self.schema.get(fqn)
 
 
 def statement_kind(expression: exp.Expr) -> str:

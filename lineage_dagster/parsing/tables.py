@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 if TYPE_CHECKING:
-    from lineage_dagster.parsing.handlers import ScriptState
     from lineage_dagster.parsing.names import Namer
+    from lineage_dagster.parsing.script_state import ScriptState
 
 _TEMP_PROPERTIES = (exp.TemporaryProperty, exp.VolatileProperty)
 # Nodes under which no table can appear (column definitions hold only FK references).

@@ -1,0 +1,45 @@
+"""Script state: what the earlier statements of a script tell the later ones.
+
+Statement handlers update it (temporary tables and their upstream, columns of created tables,
+the default database of ``USE``); the table walk reads it to resolve temporary tables away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+    from lineage_dagster.parsing.names import Namer
+    from lineage_dagster.parsing.walker import Relation
+
+
+@dataclass
+class ScriptState:
+    """What earlier statements of a script tell later ones.
+
+    >>> from sqlglot.dialects.dialect import Dialect
+    >>> from lineage_dagster.parsing.names import Namer
+    >>> script = ScriptState(Namer(Dialect()), {"raw.t": ["a"]}, columns=True)
+    >>> script.created["mart.u"] = ["b"]
+    >>> script.columns_of("mart.u"), script.columns_of("raw.t"), script.columns_of("raw.x")
+    (['b'], ['a'], None)
+    """
+
+    namer: Namer
+    schema: dict[str, list[str]]
+    columns: bool
+    conditions: bool = True  # record ``condition`` edges (filters and joins)
+    temp_tables: dict[str, set[str]] = field(default_factory=dict)  # temp -> upstream tables
+    temp_relations: dict[str, Relation] = field(default_factory=dict)
+    script_temps: dict[str, int] = field(default_factory=dict)  # name -> offset of its DROP
+    position: int = 0  # offset of the statement being extracted
+    root: exp.Expr | None = None  # the statement being extracted
+    select_hint: int | None = None  # SELECT keywords in its text, when known
+    created: dict[str, list[str]] = field(default_factory=dict)  # tables created with columns
+
+    def columns_of(self, fqn: str) -> list[str] | None:
+        """The known columns of a table: created earlier in the script, else the schema's."""
+        return self.created.get(fqn) or self.schema.get(fqn)
