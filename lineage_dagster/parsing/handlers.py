@@ -356,7 +356,7 @@ def _handle_multi_insert(
     base = Relation()
     if script.columns and source is not None:
         if isinstance(source, exp.Table):
-            walker._add_source(source, scope, {}, base)
+            walker.add_source(source, scope, {}, base)
         else:
             # ``INSERT ALL INTO ... SELECT ...`` (Oracle, Snowflake): the query feeds every INTO.
             rel = walker.query(source, {})
@@ -376,7 +376,7 @@ def _handle_multi_insert(
                 inner.sources = dict(scope.sources)
                 inner.aliases = dict(scope.aliases)
                 for projection in query.expressions:
-                    walker._projection(projection, inner, {}, rel)
+                    walker.add_projection(projection, inner, {}, rel)
                 where = query.args.get("where")
                 if where is not None:
                     rel.conditions.update(walker.expression_deps(where, inner, {}, rel))
@@ -483,7 +483,7 @@ def _target_scope(
     with_ = expression.args.get("with_")
     if with_ is not None:
         ctes = walker.ctes(with_, ctes, None)
-    walker._add_source(table, scope, ctes, rel)
+    walker.add_source(table, scope, ctes, rel)
     return walker, scope, rel, ctes
 
 
@@ -514,13 +514,13 @@ def _handle_update(expression: exp.Update, result: _Result, script: ScriptState,
         return
     walker, scope, rel, ctes = _target_scope(expression, table, script)
     for join in table.args.get("joins") or ():
-        walker._add_source(join.this, scope, ctes, rel)
+        walker.add_source(join.this, scope, ctes, rel)
     if from_ is not None:
-        walker._add_source(from_.this, scope, ctes, rel)
+        walker.add_source(from_.this, scope, ctes, rel)
         for join in from_.this.args.get("joins") or ():
-            walker._add_source(join.this, scope, ctes, rel)
+            walker.add_source(join.this, scope, ctes, rel)
     for join in expression.args.get("joins") or ():
-        walker._add_source(join.this, scope, ctes, rel)
+        walker.add_source(join.this, scope, ctes, rel)
     joins = list(table.args.get("joins") or ())
     if from_ is not None:
         joins += list(from_.this.args.get("joins") or ())
@@ -626,8 +626,8 @@ def _handle_merge(expression: exp.Merge, result: _Result, script: ScriptState, l
     source_scope = Scope(None)
     using = expression.args.get("using")
     if using is not None:
-        walker._add_source(using, scope, ctes, rel)
-        walker._add_source(using, source_scope, ctes, Relation())
+        walker.add_source(using, scope, ctes, rel)
+        walker.add_source(using, source_scope, ctes, Relation())
     out = Relation()
     out.conditions = set(rel.conditions)
     on = expression.args.get("on")

@@ -376,12 +376,12 @@ class ColumnWalker:
             items.append(join.this)
         joins = list(joins)
         for item in items:
-            joins += self._add_source(item, scope, ctes, rel)
+            joins += self.add_source(item, scope, ctes, rel)
         for lateral in select.args.get("laterals") or ():
-            self._add_source(lateral, scope, ctes, rel)
+            self.add_source(lateral, scope, ctes, rel)
 
         for expression in select.expressions:
-            self._projection(expression, scope, ctes, rel)
+            self.add_projection(expression, scope, ctes, rel)
 
         # Row filters and join conditions: they shape every output row.
         conditions = rel.conditions
@@ -404,10 +404,17 @@ class ColumnWalker:
                 _merge_set(conditions, self.expression_deps(clause, scope, ctes, rel))
         return rel
 
-    def _add_source(
+    def add_source(
         self, item: exp.Expr, scope: Scope, ctes: dict[str, Relation], rel: Relation
     ) -> list[exp.Join]:
-        """Register a FROM item in ``scope``; return the joins of a parenthesized join tree."""
+        """Make a FROM item (table, subquery, UNNEST...) visible in ``scope`` under its alias.
+
+        The item's tables and conditions are added to ``rel``, the relation being built.
+
+        Returns:
+            The joins of a parenthesized join tree (``FROM (a JOIN b ON ...)``), whose
+            sources are added too, so that the caller can read their conditions.
+        """
         joins: list[exp.Join] = []
         # ``FROM ((a JOIN b ON ...))``: a join tree in parentheses, not a derived table.
         while (
@@ -419,7 +426,7 @@ class ColumnWalker:
         if isinstance(item, exp.Table) and item.args.get("joins"):
             for join in item.args["joins"]:
                 joins.append(join)
-                joins += self._add_source(join.this, scope, ctes, rel)
+                joins += self.add_source(join.this, scope, ctes, rel)
         alias, source = self.from_item(item, scope, ctes)
         if source is None:
             return joins
@@ -430,9 +437,15 @@ class ColumnWalker:
         rel.conditions |= source.conditions
         return joins
 
-    def _projection(
+    def add_projection(
         self, expression: exp.Expr, scope: Scope, ctes: dict[str, Relation], rel: Relation
     ) -> None:
+        """Append the output column(s) of one SELECT item to ``rel``, resolved in ``scope``.
+
+        A star adds the columns (or the star passthrough) of its sources; any other item adds
+        one column, named by its alias, its column or its SQL text, which later items of the
+        same SELECT can refer to (lateral aliases).
+        """
         namer = self.namer
         inner = expression.this if isinstance(expression, exp.Alias) else expression
         while isinstance(inner, exp.Paren) and isinstance(inner.this, exp.Column):

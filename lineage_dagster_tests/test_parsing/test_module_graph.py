@@ -1,4 +1,5 @@
-"""The modules of the parsing package import each other without cycles.
+"""The modules of the parsing package import each other without cycles, and only use each
+other's public names.
 
 Every import between two parsing modules counts, type-only ones under ``TYPE_CHECKING``
 included: a cycle there still ties the two modules into one concept.
@@ -87,6 +88,27 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def private_uses(source: str) -> list[str]:
+    """Private names ``source`` takes from elsewhere: ``obj._name`` (but ``self``/``cls``) and
+    ``from lineage_dagster... import _name``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            owner = node.value
+            is_own = isinstance(owner, ast.Name) and owner.id in ("self", "cls")
+            if not is_own and not node.attr.startswith("__"):
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.ImportFrom) and (
+            node.level or (node.module or "").startswith(PACKAGE)
+        ):
+            found += [
+                f"line {node.lineno}: import {alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and not alias.name.startswith("__")
+            ]
+    return found
+
+
 def test_parsing_modules_import_each_other_without_cycles() -> None:
     graph = import_graph()
     assert find_cycle(graph) is None
@@ -115,3 +137,22 @@ def test_a_type_only_import_back_is_a_cycle(tmp_path: Path) -> None:
         f"    from {PACKAGE}.handlers import ScriptState\n"
     )
     assert find_cycle(import_graph(tmp_path)) == ["handlers", "tables", "handlers"]
+
+
+def test_parsing_modules_use_only_public_names_of_each_other() -> None:
+    uses = {
+        path.name: private_uses(path.read_text(encoding="utf-8"))
+        for path in sorted(PARSING.glob("*.py"))
+    }
+    assert {name: found for name, found in uses.items() if found} == {}
+
+
+def test_private_uses_finds_private_names() -> None:
+    source = (
+        f"from {PACKAGE}.walker import _merge\n"
+        "def f(walker, self):\n"
+        "    walker._add_source(1)\n"
+        "    self._own()\n"
+        "    return walker.__class__\n"
+    )
+    assert private_uses(source) == ["line 1: import _merge", "line 3: walker._add_source"]
