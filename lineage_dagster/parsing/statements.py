@@ -660,142 +660,199 @@ def split_at_keywords(tokens: list[Token]) -> list[list[Token]]:
     query of an ``INSERT``, the ``SET`` of an ``UPDATE``, the actions of a ``MERGE``, ...), starts
     a new piece. ``BEGIN``/``END``/``ELSE`` and ``IF``/``WHILE`` with their conditions are dropped,
     as is the header of a ``CREATE PROCEDURE``/``FUNCTION`` up to its ``AS``/``IS``.
+
+    >>> from sqlglot.dialects.dialect import Dialect
+    >>> tokens = Dialect.get_or_raise("tsql").tokenize(
+    ...     "IF @full = 1 BEGIN DELETE FROM t END INSERT INTO t SELECT a FROM s"
+    ... )
+    >>> [" ".join(token.text for token in piece) for piece in split_at_keywords(tokens)]
+    ['DELETE FROM t', 'INSERT INTO t SELECT a FROM s']
     """
-    pieces: list[list[Token]] = []
-    current: list[Token] = []
-    depth = 0
-    case_depth = 0
-    first = ""
-    has_query = False
-    has_set = False
-    skipping = False  # inside the condition of an IF/WHILE, or a routine header
-    skip_until_then = False
-    n = len(tokens)
-    i = 0
-    while i < n:
-        token = tokens[i]
-        token_type = token.token_type
-        word = _keyword(token)
-        if token_type in _OPEN:
-            depth += 1
-        elif token_type in _CLOSE:
-            depth = max(depth - 1, 0)
-        if depth or (token_type in _OPEN):
-            if not skipping:
-                current.append(token)
-            i += 1
-            continue
-        prev = _keyword(tokens[i - 1]) if i else ""
+    return _KeywordSplitter(tokens).split()
+
+
+_STARTERS = _DML_STARTERS | _PROC_STARTERS
+# Words that may end a piece: statement keywords and control flow.
+_BOUNDARIES = _STARTERS | _CONTROL_WITH_CONDITION | _CONTROL
+# What ``_KeywordSplitter.boundary`` tells of a word; a positive number means the word is
+# control flow, dropped together with the words after it that belong to it (``END IF``: 2).
+_CONTINUES = -1  # the word belongs to the current piece
+_STARTS = 0  # the word starts a new piece
+# After these words a statement keyword continues the statement (``UNION SELECT``,
+# ``ON DELETE``, ``FOR UPDATE``, ``NOT NULL``...), unless it is DDL (``THEN DROP ...``).
+_CONTINUED_AFTER = _SET_OPERATORS | {"THEN", "ON", "FOR", "KEY", "BY", "NOT"}
+_DDL = frozenset({"CREATE", "DROP", "ALTER", "TRUNCATE"})
+# Words that start the query a statement holds (``INSERT ... SELECT``, ``CREATE ... AS WITH``,
+# ``DECLARE c CURSOR FOR SELECT``); all but WITH mean the statement has its query.
+_QUERY_KEYWORDS = frozenset({"SELECT", "VALUES", "EXEC", "EXECUTE"})
+_QUERY_WORDS = _QUERY_KEYWORDS | {"WITH"}
+_QUERY_HOLDERS = frozenset({"INSERT", "CREATE", "ALTER", "WITH", "REPLACE", "UPSERT"})
+# The statement of ``WITH ... INSERT``, and the actions of a MERGE.
+_DML_WORDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
+# Words that end a skipped condition (``IF c THEN``, ``WHILE c LOOP``) or routine header.
+_CONDITION_ENDS = frozenset({"THEN", "LOOP", "DO", "AS", "IS"})
+# ``END IF``, ``END LOOP``...: the second word closes the block too.
+_BLOCK_ENDS = frozenset({"IF", "LOOP", "WHILE", "TRY", "CATCH", "CASE", "FOR"})
+
+
+class _KeywordSplitter:
+    """The state of :func:`split_at_keywords` as it scans one list of tokens, left to right."""
+
+    __slots__ = (
+        "case_depth", "current", "first", "has_query", "has_set", "pieces", "skip_until_then",
+        "skipping", "tokens", "words",
+    )  # fmt: skip
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.words = [_keyword(token) for token in tokens]
+        self.pieces: list[list[Token]] = []
+        self.current: list[Token] = []  # the piece being built
+        self.first = ""  # the keyword that started it; "ROUTINE" in a routine header
+        self.has_query = False  # it has its query already (``INSERT ... SELECT``)
+        self.has_set = False  # it is an UPDATE past its SET
+        self.case_depth = 0  # CASE expressions open: their END closes no block
+        self.skipping = False  # inside the condition of an IF/WHILE, or a routine header
+        self.skip_until_then = False  # ... a condition that ends with THEN/LOOP/DO
+
+    def split(self) -> list[list[Token]]:
+        """The pieces of the tokens: one statement each, control flow dropped."""
+        tokens = self.tokens
+        n = len(tokens)
+        depth = 0
+        i = 0
+        while i < n:
+            token_type = tokens[i].token_type
+            if token_type in _OPEN:
+                depth += 1
+            elif token_type in _CLOSE and depth:
+                depth -= 1
+            if depth:
+                # No keyword inside parentheses starts a statement.
+                if not self.skipping:
+                    self.current.append(tokens[i])
+                i += 1
+            else:
+                i = self.take(i)
+        if self.current:
+            self.pieces.append(self.current)
+        return [piece for piece in self.pieces if piece]
+
+    def take(self, i: int) -> int:
+        """Take token ``i``, outside parentheses; return the index of the next token to take."""
+        word = self.words[i]
         if word == "CASE":
-            case_depth += 1
-        elif word == "END" and case_depth:
-            case_depth -= 1
-            current.append(token)
-            i += 1
-            continue
-        if skipping:
-            if skip_until_then:
-                if word in ("THEN", "LOOP", "DO", "AS", "IS"):
-                    skipping = skip_until_then = False
-                i += 1
-                continue
-            if word in ("AS", "IS") and first == "ROUTINE":
-                skipping = False
-                first = ""
-                i += 1
-                continue
-            if word == "BEGIN" or (
-                first != "ROUTINE" and (word in _DML_STARTERS or word in _PROC_STARTERS)
-            ):
-                skipping = False
-            else:
-                i += 1
-                continue
-        starts = False
-        drop = False
-        if word == "WITH" and not _opens_ctes(tokens, i):
+            self.case_depth += 1
+        elif word == "END" and self.case_depth:
+            self.case_depth -= 1
+            self.current.append(self.tokens[i])
+            return i + 1
+        if self.skipping and self.skips(word):
+            return i + 1
+        if word == "WITH" and not _opens_ctes(self.tokens, i):
             word = "WITH_OPTION"  # ``WITH TABLE``, ``WITH (NOLOCK)``, ``WITH DATA``...
-        if word in _DML_STARTERS or word in _PROC_STARTERS:
-            starts = True
-            if prev in _SET_OPERATORS or prev in ("THEN", "ON", "FOR", "KEY", "BY", "NOT"):
-                starts = word in ("CREATE", "DROP", "ALTER", "TRUNCATE") and prev != "ON"
-            if word in ("SELECT", "WITH", "VALUES", "EXEC", "EXECUTE") and (
-                (
-                    first in ("INSERT", "CREATE", "ALTER", "WITH", "REPLACE", "UPSERT")
-                    and not has_query
-                )
-                or (first == "DECLARE" and prev == "FOR")
-            ):
-                starts = False
-            if (
-                word in ("INSERT", "UPDATE", "DELETE", "MERGE")
-                and first == "WITH"
-                and not has_query
-            ):
-                starts = False
-            if word == "SET" and (prev == "UPDATE" or (first == "UPDATE" and not has_set)):
-                starts = False
-            if word == "SET" and first == "MERGE":
-                starts = False
-            if word == "NULL" and current:
-                starts = False
-            if word == "REPLACE" and prev == "OR":
-                starts = False  # CREATE OR REPLACE
-            if prev == "=":
-                starts = False  # ``ALGORITHM = MERGE``: a value, not a statement
-            if word == "DELETE" and first == "MERGE":
-                starts = False
-            if word in ("INSERT", "UPDATE") and first == "MERGE":
-                starts = False
-            if word == "SELECT" and first in ("INSERT", "CREATE", "WITH") and has_query:
-                starts = True
-        elif word in _CONTROL_WITH_CONDITION and not case_depth:
-            nxt = _keyword(tokens[i + 1]) if i + 1 < n else ""
-            if word == "IF" and nxt in ("EXISTS", "NOT") and current:
-                starts = False
-            elif word in ("WHEN", "FOR") and (first or not current):
-                # ``WHEN`` inside MERGE/CASE, ``FOR`` in cursors and FOR UPDATE: not control flow.
-                starts = False
-            else:
-                starts = drop = True
-                skipping = True
-                skip_until_then = nxt != "" and _has_then(tokens, i)
-        elif word in _CONTROL and not case_depth and not (first == "MERGE" and word == "THEN"):
-            if word == "BEGIN" and i + 1 < n and _keyword(tokens[i + 1]) in _TRANSACTION:
-                starts = True
-            else:
-                starts = drop = True
-                # ``END IF`` / ``END LOOP``: drop the word that closes the block too.
-                if word == "END" and i + 1 < n and _keyword(tokens[i + 1]) in (
-                    "IF", "LOOP", "WHILE", "TRY", "CATCH", "CASE", "FOR",
-                ):  # fmt: skip
-                    i += 1
-        if starts:
-            if current:
-                pieces.append(current)
-            current = []
-            first = ""
-            has_query = False
-            has_set = False
-            if drop:
-                i += 1
-                continue
-            first = word
-            if word == "CREATE" and _is_routine(tokens, i):
-                # Drop the routine header: its body is what holds the statements.
-                first = "ROUTINE"
-                skipping = True
-                i += 1
-                continue
-        elif first and word in ("SELECT", "VALUES", "EXEC", "EXECUTE"):
-            has_query = True
-        if word == "SET" and first == "UPDATE":
-            has_set = True
-        current.append(token)
-        i += 1
-    if current:
-        pieces.append(current)
-    return [piece for piece in pieces if piece]
+        boundary = self.boundary(i, word) if word in _BOUNDARIES else _CONTINUES
+        if boundary == _CONTINUES:
+            if self.first and word in _QUERY_KEYWORDS:
+                self.has_query = True
+            elif word == "SET" and self.first == "UPDATE":
+                self.has_set = True
+            self.current.append(self.tokens[i])
+            return i + 1
+        self.end_piece()
+        if boundary != _STARTS:
+            return i + boundary
+        if word == "CREATE" and _is_routine(self.tokens, i):
+            # Drop the routine header: its body is what holds the statements.
+            self.first = "ROUTINE"
+            self.skipping = True
+        else:
+            self.first = word
+            self.current.append(self.tokens[i])
+        return i + 1
+
+    def skips(self, word: str) -> bool:
+        """Whether a skipped condition or routine header holds ``word``; stop at its end."""
+        if self.skip_until_then:
+            if word in _CONDITION_ENDS:
+                self.skipping = self.skip_until_then = False
+            return True
+        if self.first == "ROUTINE":
+            if word in ("AS", "IS"):
+                self.skipping = False
+                self.first = ""
+                return True
+            ends = word == "BEGIN"
+        else:
+            # A condition without THEN ends where a block or statement starts.
+            ends = word == "BEGIN" or word in _STARTERS
+        if ends:
+            self.skipping = False
+        return not ends
+
+    def boundary(self, i: int, word: str) -> int:
+        """Whether a statement or control-flow keyword ends the current piece (see _STARTS)."""
+        if word in _STARTERS:
+            prev = self.words[i - 1] if i else ""
+            return _STARTS if self.starts_statement(word, prev) else _CONTINUES
+        if self.case_depth:
+            return _CONTINUES
+        following = self.words[i + 1] if i + 1 < len(self.words) else ""
+        if word in _CONTROL_WITH_CONDITION:
+            return self.condition(i, word, following)
+        if word == "THEN" and self.first == "MERGE":
+            return _CONTINUES
+        if word == "BEGIN" and following in _TRANSACTION:
+            return _STARTS  # BEGIN TRANSACTION: a statement
+        return 2 if word == "END" and following in _BLOCK_ENDS else 1
+
+    def condition(self, i: int, word: str, following: str) -> int:
+        """IF/WHILE/...: dropped with the condition after it, unless it is no control flow."""
+        if word == "IF" and following in ("EXISTS", "NOT") and self.current:
+            return _CONTINUES  # ``DROP TABLE IF EXISTS``
+        if word in ("WHEN", "FOR") and (self.first or not self.current):
+            # ``WHEN`` inside MERGE/CASE, ``FOR`` in cursors and FOR UPDATE: not control flow.
+            return _CONTINUES
+        self.skipping = True
+        self.skip_until_then = following != "" and _has_then(self.tokens, i)
+        return 1
+
+    def starts_statement(self, word: str, prev: str) -> bool:
+        """Whether a statement keyword starts a statement, rather than continue this one."""
+        first = self.first
+        if word == "SELECT" and self.has_query and first in ("INSERT", "CREATE", "WITH"):
+            return True  # a second query: the statement had its own
+        if prev in _CONTINUED_AFTER and (prev == "ON" or word not in _DDL):
+            return False
+        # ``ALGORITHM = MERGE``: a value, not a statement.
+        return prev != "=" and not self.holds(word, prev)
+
+    def holds(self, word: str, prev: str) -> bool:
+        """Whether the current statement holds a statement keyword as one of its clauses."""
+        first = self.first
+        if word in _QUERY_WORDS:
+            return (first in _QUERY_HOLDERS and not self.has_query) or (
+                first == "DECLARE" and prev == "FOR"
+            )
+        if word in _DML_WORDS:
+            # ``WITH ... INSERT``; MERGE's ``THEN INSERT``/``UPDATE``/``DELETE``.
+            return (first == "WITH" and not self.has_query) or (
+                first == "MERGE" and word != "MERGE"
+            )
+        if word == "SET":
+            return prev == "UPDATE" or first == "MERGE" or (first == "UPDATE" and not self.has_set)
+        if word == "NULL":
+            return bool(self.current)
+        return word == "REPLACE" and prev == "OR"  # CREATE OR REPLACE
+
+    def end_piece(self) -> None:
+        """Close the current piece: the next one starts empty."""
+        if self.current:
+            self.pieces.append(self.current)
+        self.current = []
+        self.first = ""
+        self.has_query = False
+        self.has_set = False
 
 
 def _opens_ctes(tokens: list[Token], i: int) -> bool:
