@@ -384,12 +384,7 @@ def _handle_multi_insert(
                 row = query.expressions[0]
                 values = row.expressions if isinstance(row, exp.Tuple) else [row]
                 for j, value in enumerate(values):
-                    deps = (
-                        walker.column_deps(value, scope, {})
-                        if isinstance(value, exp.Column)
-                        else walker.expression_deps(value, scope, {}, rel)
-                    )
-                    rel.add(f"_col_{j}", dict(deps or {}))
+                    rel.add(f"_col_{j}", walker.value_deps(value, scope, {}, rel))
             elif query is not None:
                 rel = walker.query(query, {})
         temp = script.namer.is_temp_name(target) or target in script.temp_tables
@@ -488,43 +483,21 @@ def _target_scope(
 
 
 def _handle_update(expression: exp.Update, result: _Result, script: ScriptState, line: int) -> None:
-    namer = script.namer
     table = expression.this if isinstance(expression.this, exp.Table) else None
     if table is None:
         result.sources |= source_tables(expression, script, set())
         return
-    target = namer.table(table)
     from_ = expression.args.get("from_")
-    # T-SQL: ``UPDATE t SET ... FROM dbo.target t JOIN ...`` names the target by its alias.
-    if from_ is not None and not table.args.get("db"):
-        alias_name = namer.ident(table.this)
-        for candidate in from_.find_all(exp.Table):
-            alias = candidate.args.get("alias")
-            if (
-                alias is not None
-                and alias.this is not None
-                and namer.ident(alias.this) == alias_name
-            ):
-                target = namer.table(candidate)
-                break
+    target = _update_target(table, from_, script.namer)
     if target is None:
         return
     temp = _record_write(expression, table, target, result, script)
     if not script.columns:
         return
     walker, scope, rel, ctes = _target_scope(expression, table, script)
-    for join in table.args.get("joins") or ():
-        walker.add_source(join.this, scope, ctes, rel)
-    if from_ is not None:
-        walker.add_source(from_.this, scope, ctes, rel)
-        for join in from_.this.args.get("joins") or ():
-            walker.add_source(join.this, scope, ctes, rel)
-    for join in expression.args.get("joins") or ():
-        walker.add_source(join.this, scope, ctes, rel)
-    joins = list(table.args.get("joins") or ())
-    if from_ is not None:
-        joins += list(from_.this.args.get("joins") or ())
-    joins += list(expression.args.get("joins") or ())
+    items, joins = _update_sources(expression, table, from_)
+    for item in items:
+        walker.add_source(item, scope, ctes, rel)
     conditions: set[str] = set()
     for join in joins:
         on = join.args.get("on")
@@ -536,40 +509,73 @@ def _handle_update(expression: exp.Update, result: _Result, script: ScriptState,
     out = Relation()
     out.conditions = conditions | rel.conditions
     for assignment in expression.expressions:
-        if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Tuple):
-            # ``SET (a, b) = (SELECT x, y ...)`` or ``= (x, y)``: by position.
-            names = [namer.column(c.this) for c in assignment.this.expressions if c.this]
-            value = assignment.expression
-            if isinstance(value, (exp.Subquery, exp.Query)):
-                inner = walker.query(value, ctes, scope)
-                out.tables |= inner.tables
-                out.conditions |= inner.conditions
-                values = inner.deps
-            elif isinstance(value, exp.Tuple):
-                values = [
-                    dict(walker.column_deps(v, scope, ctes) or {})
-                    if isinstance(v, exp.Column)
-                    else walker.expression_deps(v, scope, ctes, out)
-                    for v in value.expressions
-                ]
-            else:
-                values = []
-            for name, deps in zip(names, values, strict=False):
-                out.add(name, dict(deps))
-            continue
-        if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
-            continue
-        name = namer.column(assignment.this.this)
-        value = assignment.expression
-        if isinstance(value, exp.Column):
-            deps = dict(walker.column_deps(value, scope, ctes) or {})
-        else:
-            deps = walker.expression_deps(value, scope, ctes, out)
-        out.add(name, deps)
+        if isinstance(assignment, exp.EQ):
+            _assign(assignment, walker, scope, ctes, out)
     if temp:
         _merge_temp_columns(script, target, out)
     else:
         result.add_edges(target, out.names, out.deps, out)
+
+
+def _update_target(table: exp.Table, from_: exp.From | None, namer: Namer) -> str | None:
+    """The table an UPDATE writes: ``table``, or the FROM table that ``table`` is an alias of."""
+    target = namer.table(table)
+    # T-SQL: ``UPDATE t SET ... FROM dbo.target t JOIN ...`` names the target by its alias.
+    if from_ is not None and not table.args.get("db"):
+        alias_name = namer.ident(table.this)
+        for candidate in from_.find_all(exp.Table):
+            alias = candidate.args.get("alias")
+            if (
+                alias is not None
+                and alias.this is not None
+                and namer.ident(alias.this) == alias_name
+            ):
+                return namer.table(candidate)
+    return target
+
+
+def _update_sources(
+    expression: exp.Update, table: exp.Table, from_: exp.From | None
+) -> tuple[list[exp.Expr], list[exp.Join]]:
+    """The FROM items an UPDATE reads besides its target, in order, and all of its joins."""
+    table_joins = list(table.args.get("joins") or ())
+    from_joins = list(from_.this.args.get("joins") or ()) if from_ is not None else []
+    joins = table_joins + from_joins + list(expression.args.get("joins") or ())
+    items = [join.this for join in table_joins]
+    if from_ is not None:
+        items.append(from_.this)
+    items += [join.this for join in joins[len(table_joins) :]]
+    return items, joins
+
+
+def _assign(
+    assignment: exp.EQ,
+    walker: ColumnWalker,
+    scope: Scope,
+    ctes: dict[str, Relation],
+    out: Relation,
+) -> None:
+    """Add the column(s) one ``SET`` assignment writes to ``out``, with their lineage."""
+    column = assignment.this
+    value = assignment.expression
+    if isinstance(column, exp.Column):
+        out.add(walker.namer.column(column.this), walker.value_deps(value, scope, ctes, out))
+        return
+    if not isinstance(column, exp.Tuple):
+        return
+    # ``SET (a, b) = (SELECT x, y ...)`` or ``= (x, y)``: by position.
+    names = [walker.namer.column(c.this) for c in column.expressions if c.this]
+    if isinstance(value, (exp.Subquery, exp.Query)):
+        inner = walker.query(value, ctes, scope)
+        out.tables |= inner.tables
+        out.conditions |= inner.conditions
+        values = inner.deps
+    elif isinstance(value, exp.Tuple):
+        values = [walker.value_deps(v, scope, ctes, out) for v in value.expressions]
+    else:
+        values = []
+    for name, deps in zip(names, values, strict=False):
+        out.add(name, dict(deps))
 
 
 def _merge_temp_columns(script: ScriptState, target: str, rel: Relation) -> None:
@@ -610,11 +616,8 @@ def _handle_delete(expression: exp.Delete, result: _Result, script: ScriptState,
 
 
 def _handle_merge(expression: exp.Merge, result: _Result, script: ScriptState, line: int) -> None:
-    namer = script.namer
     table = target_table(expression.this)
-    if table is None:
-        return
-    target = namer.table(table)
+    target = script.namer.table(table) if table is not None else None
     if target is None:
         return
     temp = _record_write(expression, table, target, result, script)
@@ -642,37 +645,51 @@ def _handle_merge(expression: exp.Merge, result: _Result, script: ScriptState, l
         if isinstance(then, exp.Update):
             for assignment in then.expressions:
                 if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Column):
-                    value = assignment.expression
-                    deps = (
-                        dict(walker.column_deps(value, scope, ctes) or {})
-                        if isinstance(value, exp.Column)
-                        else walker.expression_deps(value, scope, ctes, out)
-                    )
-                    out.add(namer.column(assignment.this.this), deps)
+                    deps = walker.value_deps(assignment.expression, scope, ctes, out)
+                    out.add(walker.namer.column(assignment.this.this), deps)
         elif isinstance(then, exp.Insert):
-            columns = then.this.expressions if isinstance(then.this, exp.Tuple) else []
-            values = then.expression
-            values = values.expressions if isinstance(values, exp.Tuple) else []
-            if columns:
-                for column, value in zip(columns, values, strict=False):
-                    deps = (
-                        dict(walker.column_deps(value, source_scope, ctes) or {})
-                        if isinstance(value, exp.Column)
-                        else walker.expression_deps(value, source_scope, ctes, out)
-                    )
-                    name = namer.column(column.this if isinstance(column, exp.Column) else column)
-                    out.add(name, deps)
-            elif (then.this is not None and isinstance(then.this, exp.Star)) or not values:
-                # ``INSERT *`` / ``INSERT ROW``: every source column to the same name.
-                source = scope.sources.get(next(reversed(scope.sources))) if scope.sources else None
-                if source is not None:
-                    for name, deps in zip(source.names, source.deps, strict=False):
-                        out.add(name, dict(deps))
-                    out.stars = list(source.stars)
+            _merge_insert(then, walker, scope, source_scope, ctes, out)
+    merged = _one_column_per_name(out)
+    if temp:
+        _merge_temp_columns(script, target, merged)
+    else:
+        result.add_edges(target, merged.names, merged.deps, merged)
+
+
+def _merge_insert(
+    insert: exp.Insert,
+    walker: ColumnWalker,
+    scope: Scope,
+    source_scope: Scope,
+    ctes: dict[str, Relation],
+    out: Relation,
+) -> None:
+    """Add the columns a MERGE's ``THEN INSERT`` writes to ``out``, with their lineage."""
+    columns = insert.this.expressions if isinstance(insert.this, exp.Tuple) else []
+    values = insert.expression
+    values = values.expressions if isinstance(values, exp.Tuple) else []
+    if columns:
+        for column, value in zip(columns, values, strict=False):
+            deps = walker.value_deps(value, source_scope, ctes, out)
+            name = column.this if isinstance(column, exp.Column) else column
+            out.add(walker.namer.column(name), deps)
+        return
+    if not isinstance(insert.this, exp.Star) and values:
+        return
+    # ``INSERT *`` / ``INSERT ROW``: every source column to the same name.
+    source = scope.sources.get(next(reversed(scope.sources))) if scope.sources else None
+    if source is not None:
+        for name, deps in zip(source.names, source.deps, strict=False):
+            out.add(name, dict(deps))
+        out.stars = list(source.stars)
+
+
+def _one_column_per_name(rel: Relation) -> Relation:
+    """``rel`` with each column once: the lineage of a column written twice is merged."""
     merged = Relation()
-    merged.conditions = out.conditions
-    merged.stars = out.stars
-    for name, deps in zip(out.names, out.deps, strict=False):
+    merged.conditions = rel.conditions
+    merged.stars = rel.stars
+    for name, deps in zip(rel.names, rel.deps, strict=False):
         i = merged.index.get(name)
         if i is None:
             merged.add(name, deps)
@@ -680,10 +697,7 @@ def _handle_merge(expression: exp.Merge, result: _Result, script: ScriptState, l
             for source, kind in deps.items():
                 if merged.deps[i].get(source, -1) < kind:
                     merged.deps[i][source] = kind
-    if temp:
-        _merge_temp_columns(script, target, merged)
-    else:
-        result.add_edges(target, merged.names, merged.deps, merged)
+    return merged
 
 
 def _handle_drop(expression: exp.Drop, result: _Result, script: ScriptState, line: int) -> None:

@@ -624,6 +624,18 @@ class ColumnWalker:
             scope.evidence = evidence
         return scope.evidence
 
+    def value_deps(
+        self, node: exp.Expr, scope: Scope, ctes: dict[str, Relation], rel: Relation | None
+    ) -> Deps:
+        """The lineage of a value written into a column (``SET c = v``, ``VALUES (v)``).
+
+        A bare column passes its lineage on as it is (``direct`` stays ``direct``); any other
+        expression is read by :meth:`expression_deps`. The result is a new dict.
+        """
+        if isinstance(node, exp.Column):
+            return dict(self.column_deps(node, scope, ctes) or {})
+        return self.expression_deps(node, scope, ctes, rel)
+
     def expression_deps(
         self,
         node: exp.Expr,
