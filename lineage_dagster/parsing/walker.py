@@ -656,11 +656,7 @@ class ColumnWalker:
                 continue  # a flag stored where an expression usually is
             if isinstance(current, exp.Star):
                 # ``COUNT(*)``: the value depends on every row of every source.
-                for source in scope.sources.values():
-                    for table in source.tables:
-                        column = f"{table}.*"
-                        if deps.get(column, -1) < kind:
-                            deps[column] = kind
+                _raise_to(deps, _every_row(scope), kind)
                 continue
             if isinstance(current, exp.Column):
                 if isinstance(current.this, exp.Star):
@@ -673,19 +669,7 @@ class ColumnWalker:
                             deps[source] = strongest
                 continue
             if isinstance(current, _QUERY):
-                inner = self.query(current, ctes, scope)
-                if rel is not None:
-                    rel.tables |= inner.tables
-                    rel.conditions |= inner.conditions
-                for column_deps in inner.deps[:1] if isinstance(current, exp.Subquery) else []:
-                    for source, source_kind in column_deps.items():
-                        strongest = source_kind if source_kind > kind else kind
-                        if deps.get(source, -1) < strongest:
-                            deps[source] = strongest
-                if rel is not None and not isinstance(current, exp.Subquery):
-                    # ``x IN (SELECT y ...)``: the selected columns filter, they are not values.
-                    for column_deps in inner.deps:
-                        rel.conditions.update(column_deps)
+                self._nested_query_deps(current, kind, scope, ctes, rel, deps)
                 continue
             if (
                 isinstance(current, exp.AggFunc) and not isinstance(current, _NAVIGATION)
@@ -695,6 +679,29 @@ class ColumnWalker:
             for child in current.iter_expressions():
                 stack.append((child, kind))
         return deps
+
+    def _nested_query_deps(
+        self,
+        query: exp.Expr,
+        kind: int,
+        scope: Scope,
+        ctes: dict[str, Relation],
+        rel: Relation | None,
+        deps: Deps,
+    ) -> None:
+        """Add what a query inside an expression gives it to ``deps`` (see expression_deps)."""
+        inner = self.query(query, ctes, scope)
+        if rel is not None:
+            rel.tables |= inner.tables
+            rel.conditions |= inner.conditions
+        if isinstance(query, exp.Subquery):
+            # A scalar subquery: its first column is the value.
+            if inner.deps:
+                _raise_to(deps, inner.deps[0], kind)
+        elif rel is not None:
+            # ``x IN (SELECT y ...)``: the selected columns filter, they are not values.
+            for column_deps in inner.deps:
+                rel.conditions.update(column_deps)
 
 
 def _renamed(rel: Relation, alias: exp.Expr | None, namer: Namer) -> Relation:
@@ -740,6 +747,19 @@ def _union(left: Relation, right: Relation) -> Relation:
     out.conditions = left.conditions | right.conditions
     out.tables = left.tables | right.tables
     return out
+
+
+def _every_row(scope: Scope) -> Deps:
+    """``table.*`` of every table that a source of ``scope`` reads."""
+    return {f"{table}.*": DIRECT for source in scope.sources.values() for table in source.tables}
+
+
+def _raise_to(into: Deps, other: Deps, kind: int) -> None:
+    """Merge ``other`` into ``into``, each kind raised to at least ``kind``."""
+    for source, source_kind in other.items():
+        strongest = source_kind if source_kind > kind else kind
+        if into.get(source, -1) < strongest:
+            into[source] = strongest
 
 
 def _merge(into: Deps, other: Deps) -> None:
