@@ -58,30 +58,13 @@ def statement_kind(expression: exp.Expr) -> str:
     'CREATE_VIEW'
     """
     if isinstance(expression, exp.Create):
-        kind = (expression.kind or "").upper()
-        if kind == "TABLE":
-            if expression.expression is not None or expression.args.get("clone"):
-                return "CREATE_TABLE_AS"
-            return "CREATE_TABLE"
-        if kind == "VIEW":
-            props = expression.args.get("properties")
-            if props and any(isinstance(p, exp.MaterializedProperty) for p in props.expressions):
-                return "CREATE_MATERIALIZED_VIEW"
-            return "CREATE_VIEW"
-        return f"CREATE_{kind}" if kind else "CREATE"
+        return _create_kind(expression)
     if isinstance(expression, exp.Query):
         return "SELECT_INTO" if expression.args.get("into") else "SELECT"
     if isinstance(expression, (exp.Insert, exp.MultitableInserts)):
         return "INSERT"
     if isinstance(expression, exp.Alter):
-        actions = expression.args.get("actions") or []
-        if any(isinstance(a, exp.AlterRename) for a in actions):
-            return "RENAME"
-        if any(isinstance(a, exp.SwapTable) for a in actions):
-            return "SWAP"
-        if any(isinstance(a, exp.Query) for a in actions):
-            return "ALTER_VIEW"
-        return f"ALTER_{(expression.args.get('kind') or 'TABLE').upper()}"
+        return _alter_kind(expression)
     if isinstance(expression, exp.TruncateTable):
         return "TRUNCATE"
     if isinstance(expression, exp.LoadData):
@@ -99,6 +82,31 @@ def statement_kind(expression: exp.Expr) -> str:
         if isinstance(expression, cls):
             return name
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(expression).__name__).upper()
+
+
+def _create_kind(create: exp.Create) -> str:
+    kind = (create.kind or "").upper()
+    if kind == "TABLE":
+        if create.expression is not None or create.args.get("clone"):
+            return "CREATE_TABLE_AS"
+        return "CREATE_TABLE"
+    if kind == "VIEW":
+        props = create.args.get("properties")
+        if props and any(isinstance(p, exp.MaterializedProperty) for p in props.expressions):
+            return "CREATE_MATERIALIZED_VIEW"
+        return "CREATE_VIEW"
+    return f"CREATE_{kind}" if kind else "CREATE"
+
+
+def _alter_kind(alter: exp.Alter) -> str:
+    actions = alter.args.get("actions") or []
+    if any(isinstance(a, exp.AlterRename) for a in actions):
+        return "RENAME"
+    if any(isinstance(a, exp.SwapTable) for a in actions):
+        return "SWAP"
+    if any(isinstance(a, exp.Query) for a in actions):
+        return "ALTER_VIEW"
+    return f"ALTER_{(alter.args.get('kind') or 'TABLE').upper()}"
 
 
 class _Result:
@@ -722,45 +730,50 @@ def _handle_alter(expression: exp.Alter, result: _Result, script: ScriptState, l
             exp.Create(this=expression.this, kind="VIEW", expression=query), result, script, line
         )
         return
-    namer = script.namer
     table = target_table(expression.this)
-    if table is None:
-        return
-    old = namer.table(table)
+    old = script.namer.table(table) if table is not None else None
     if old is None:
         return
     for action in expression.args.get("actions") or ():
         if isinstance(action, exp.AlterRename):
-            new_table = target_table(action.this)
-            if new_table is None:
-                continue
-            new = namer.table(new_table)
-            if new is None:
-                continue
-            if not new_table.args.get("db") and "." in old and not script.namer.is_temp_name(new):
-                # ``ALTER TABLE db.a RENAME TO b`` keeps the schema of the old name.
-                new = f"{old.rsplit('.', 1)[0]}.{new.rsplit('.', 1)[-1]}"
-            if old in script.temp_tables:
-                script.temp_tables[new] = script.temp_tables.pop(old)
-                if old in script.temp_relations:
-                    script.temp_relations[new] = script.temp_relations.pop(old)
-                continue
-            result.sources.add(old)
-            result.targets.append(new)
-            if old in script.created:
-                script.created[new] = script.created.pop(old)
-            if script.columns:
-                result.edges[(f"{old}.*", f"{new}.*")] = "direct"
+            _rename(old, target_table(action.this), result, script)
         elif isinstance(action, exp.SwapTable):
-            other_table = target_table(action.this)
-            other = namer.table(other_table) if other_table is not None else None
-            if other is None:
-                continue
-            result.sources |= {old, other}
-            result.targets += [old, other]
-            if script.columns:
-                result.edges[(f"{old}.*", f"{other}.*")] = "direct"
-                result.edges[(f"{other}.*", f"{old}.*")] = "direct"
+            _swap(old, target_table(action.this), result, script)
+
+
+def _rename(old: str, new_table: exp.Table | None, result: _Result, script: ScriptState) -> None:
+    """``ALTER TABLE old RENAME TO new``: the data moves to ``new``."""
+    if new_table is None:
+        return
+    new = script.namer.table(new_table)
+    if new is None:
+        return
+    if not new_table.args.get("db") and "." in old and not script.namer.is_temp_name(new):
+        # ``ALTER TABLE db.a RENAME TO b`` keeps the schema of the old name.
+        new = f"{old.rsplit('.', 1)[0]}.{new.rsplit('.', 1)[-1]}"
+    if old in script.temp_tables:
+        script.temp_tables[new] = script.temp_tables.pop(old)
+        if old in script.temp_relations:
+            script.temp_relations[new] = script.temp_relations.pop(old)
+        return
+    result.sources.add(old)
+    result.targets.append(new)
+    if old in script.created:
+        script.created[new] = script.created.pop(old)
+    if script.columns:
+        result.edges[(f"{old}.*", f"{new}.*")] = "direct"
+
+
+def _swap(old: str, other_table: exp.Table | None, result: _Result, script: ScriptState) -> None:
+    """Snowflake ``ALTER TABLE a SWAP WITH b``: each table takes the other's data."""
+    other = script.namer.table(other_table) if other_table is not None else None
+    if other is None:
+        return
+    result.sources |= {old, other}
+    result.targets += [old, other]
+    if script.columns:
+        result.edges[(f"{old}.*", f"{other}.*")] = "direct"
+        result.edges[(f"{other}.*", f"{old}.*")] = "direct"
 
 
 def _handle_copy(expression: exp.Copy, result: _Result, script: ScriptState, line: int) -> None:
