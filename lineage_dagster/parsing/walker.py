@@ -589,23 +589,27 @@ class ColumnWalker:
                 if len(maybe) == 1:
                     return maybe[0].lookup(name)
                 if maybe:
-                    # Several tables of unknown columns. A valid query names an unqualified
-                    # column of one table only, so if the query qualifies ``name`` with just
-                    # one of them elsewhere (``ON t.book_id = ...``), it is that one's.
-                    evidence = self._evidence(current)
-                    owners = [
-                        source
-                        for alias, source in sources.items()
-                        if name in evidence.get(alias, ())
-                        and any(source is candidate for candidate in maybe)
-                    ]
-                    if len(owners) == 1:
-                        return owners[0].lookup(name)
-                    return None
+                    return self._qualified_elsewhere(name, current, maybe)
             projection = current.projections.get(name)
             if projection is not None:
                 return projection
             current = current.outer
+        return None
+
+    def _qualified_elsewhere(self, name: str, scope: Scope, maybe: list[Relation]) -> Deps | None:
+        """The lineage of ``name`` when several tables of unknown columns may have it.
+
+        A valid query names an unqualified column of one table only, so if the query qualifies
+        ``name`` with just one of them elsewhere (``ON t.book_id = ...``), it is that one's.
+        """
+        evidence = self._evidence(scope)
+        owners = [
+            source
+            for alias, source in scope.sources.items()
+            if name in evidence.get(alias, ()) and any(source is candidate for candidate in maybe)
+        ]
+        if len(owners) == 1:
+            return owners[0].lookup(name)
         return None
 
     def _evidence(self, scope: Scope) -> dict[str, set[str]]:
