@@ -382,22 +382,7 @@ def _recover_create(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | 
     i += 1
     while i + 1 < len(chunk) and chunk[i].token_type == TokenType.DOT:
         i += 2
-    depth = 0
-    query_at = None
-    for j in range(i, len(chunk)):
-        token_type = chunk[j].token_type
-        if token_type in _OPEN:
-            depth += 1
-        elif token_type in _CLOSE:
-            depth -= 1
-        elif (
-            not depth
-            and words[j] == "AS"
-            and j + 1 < len(chunk)
-            and (words[j + 1] in ("SELECT", "WITH") or chunk[j + 1].token_type == TokenType.L_PAREN)
-        ):
-            query_at = j + 1
-            break
+    query_at = _query_after_as(chunk, words, i)
     if query_at is None:
         return None
     try:
@@ -414,6 +399,25 @@ def _recover_create(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | 
         flags.append(exp.MaterializedProperty())
     properties = exp.Properties(expressions=flags) if flags else None
     return exp.Create(this=table, kind=kind, expression=query, properties=properties)
+
+
+def _query_after_as(chunk: list[Token], words: list[str], start: int) -> int | None:
+    """Where the query of ``... AS <query>`` starts, from ``start`` on, outside parentheses."""
+    depth = 0
+    for j in range(start, len(chunk)):
+        token_type = chunk[j].token_type
+        if token_type in _OPEN:
+            depth += 1
+        elif token_type in _CLOSE:
+            depth -= 1
+        elif (
+            not depth
+            and words[j] == "AS"
+            and j + 1 < len(chunk)
+            and (words[j + 1] in ("SELECT", "WITH") or chunk[j + 1].token_type == TokenType.L_PAREN)
+        ):
+            return j + 1
+    return None
 
 
 def _parse_query_prefix(tokens: list[Token], sql: str, parser: Parser) -> exp.Query | None:
