@@ -1,5 +1,16 @@
 """Table- and column-level lineage from SQL text (no Dagster import here).
 
+The modules, in the order a script meets them:
+
+- ``extract``: the entry points, ``extract_lineage`` and ``extract_file``.
+- ``dialects``: the dialect of a file; ``names``: table and column names as it resolves them.
+- ``statements``: the script split into statements, each parsed on its own.
+- ``handlers``: the lineage of one statement, by a handler per kind of statement, with
+  ``tables`` (the tables it reads) and ``walker`` (the lineage of its columns).
+- ``script_state``: what earlier statements tell later ones (temporary tables...).
+- ``models``: the frozen values returned; ``errors``: the errors raised.
+- ``tuning``: process settings for bulk parsing; ``version``: part of every cache key.
+
 >>> from lineage_dagster.parsing import extract_lineage
 >>> extract_lineage("CREATE TABLE mart.t AS SELECT id FROM raw.s").statements[0].sources
 ('raw.s',)

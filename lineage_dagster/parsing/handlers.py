@@ -1,8 +1,9 @@
 """Statement handlers: the lineage of one statement, by a handler per kind of statement.
 
-Handlers record sources, targets and column edges on a ``_Result``; what a statement tells
-later ones (temporary tables and their upstream, columns of created tables) goes into the
-script's :class:`~lineage_dagster.parsing.script_state.ScriptState`.
+A handler records the tables its statement reads and writes and the column edges between
+them; what the statement tells later ones (temporary tables and their upstream, columns of
+created tables) goes into the script's
+:class:`~lineage_dagster.parsing.script_state.ScriptState`.
 """
 
 from __future__ import annotations

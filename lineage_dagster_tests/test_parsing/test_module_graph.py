@@ -1,5 +1,5 @@
-"""The modules of the parsing package import each other without cycles, and only use each
-other's public names.
+"""The modules of the parsing package import each other without cycles, only use each
+other's public names, and each opens with a one-line docstring naming its concept.
 
 Every import between two parsing modules counts, type-only ones under ``TYPE_CHECKING``
 included: a cycle there still ties the two modules into one concept.
@@ -156,3 +156,11 @@ def test_private_uses_finds_private_names() -> None:
         "    return walker.__class__\n"
     )
     assert private_uses(source) == ["line 1: import _merge", "line 3: walker._add_source"]
+
+
+def test_every_parsing_module_opens_with_a_one_line_summary() -> None:
+    summaries = {}
+    for path in sorted(PARSING.glob("*.py")):
+        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        summaries[path.name] = docstring.split("\n", 1)[0]
+    assert [name for name, summary in summaries.items() if not summary.endswith(".")] == []
