@@ -13,7 +13,7 @@ dev: install  ## Start Neo4j and the Dagster UI on 127.0.0.1 and ingest the samp
 	@./.ci/system-packages $(DEV_TOOLS)
 	$(BIN)/lineage-dagster dev
 
-test: install  ## Run unit and integration tests against real services started on free ports.
+test: install lint  ## Lint and type-check, then run unit and integration tests against real services.
 	@./.ci/system-packages $(TEST_TOOLS)
 	$(BIN)/python -m pytest
 
@@ -31,9 +31,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
-lint: install
+lint: install  ## ruff (lint and format) and the mypy type checker.
 	$(BIN)/ruff check lineage_dagster lineage_dagster_tests
 	$(BIN)/ruff format --check lineage_dagster lineage_dagster_tests
+	$(BIN)/mypy lineage_dagster
 
 lock:  ## Refresh constraints.txt from a fresh resolve of pyproject.toml.
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -1,36 +1,43 @@
+"""The code location: one ``Definitions`` holding every asset, job, sensor and resource."""
+
 import dagster as dg
 
-from lineage_dagster.assets import lineage_graph, sql_files
-from lineage_dagster.config import FeatureFlags
-from lineage_dagster.constants import (
+from lineage_dagster.defs.assets import lineage_graph, sql_files
+from lineage_dagster.defs.jobs import ingest_sql_job
+from lineage_dagster.defs.resources import (
+    FEATURE_FLAGS_KEY,
+    NEO4J_KEY,
+    PROMETHEUS_KEY,
+    SQL_PARSER_KEY,
+    SQL_SOURCE_KEY,
+    FeatureFlagsResource,
+    Neo4jResource,
+    PushgatewayResource,
+    SqlParserResource,
+    SqlSourceResource,
+)
+from lineage_dagster.defs.sensors import sql_folder_sensor
+from lineage_dagster.settings.environment import (
     ENV_NEO4J_PASSWORD,
     ENV_NEO4J_URI,
     ENV_NEO4J_USER,
     ENV_SQL_ROOT,
 )
-from lineage_dagster.jobs import ingest_sql_job
-from lineage_dagster.resources import (
-    MetricsResource,
-    Neo4jResource,
-    SqlParserResource,
-    SqlSourceResource,
-)
-from lineage_dagster.sensors import sql_folder_sensor
 
 defs = dg.Definitions(
     assets=[sql_files, lineage_graph],
     jobs=[ingest_sql_job],
     sensors=[sql_folder_sensor],
     resources={
-        "neo4j": Neo4jResource(
+        NEO4J_KEY: Neo4jResource(
             uri=dg.EnvVar(ENV_NEO4J_URI),
             user=dg.EnvVar(ENV_NEO4J_USER),
             password=dg.EnvVar(ENV_NEO4J_PASSWORD),
         ),
-        "sql_source": SqlSourceResource(root=dg.EnvVar(ENV_SQL_ROOT)),
-        "sql_parser": SqlParserResource(),
-        "feature_flags": FeatureFlags(),
-        "prometheus": MetricsResource(),
+        SQL_SOURCE_KEY: SqlSourceResource(root=dg.EnvVar(ENV_SQL_ROOT)),
+        SQL_PARSER_KEY: SqlParserResource(),
+        FEATURE_FLAGS_KEY: FeatureFlagsResource(),
+        PROMETHEUS_KEY: PushgatewayResource(),
     },
 )
 

@@ -15,7 +15,8 @@ import dagster as dg
 import neo4j
 import pytest
 
-from lineage_dagster.local_neo4j import LocalNeo4j, find_free_port
+from lineage_dagster.devstack.local_neo4j import LocalNeo4j, find_free_port
+from lineage_dagster.graph.driver import open_driver
 from lineage_dagster_tests.graph_helpers import wipe_graph
 from lineage_dagster_tests.services import (
     Prometheus,
@@ -71,9 +72,7 @@ def neo4j_env(neo4j_server: Neo4jServer) -> Iterator[Neo4jServer]:
 
 @pytest.fixture(scope="session")
 def neo4j_driver(neo4j_server: Neo4jServer) -> Iterator[neo4j.Driver]:
-    driver = neo4j.GraphDatabase.driver(
-        neo4j_server.uri, auth=(neo4j_server.user, neo4j_server.password)
-    )
+    driver = open_driver(neo4j_server.uri, neo4j_server.user, neo4j_server.password)
     driver.verify_connectivity()
     yield driver
     driver.close()

@@ -7,9 +7,9 @@ from typing import Any
 
 import dagster as dg
 
-from lineage_dagster.constants import SOURCE_PARTITIONS_NAME
 from lineage_dagster.definitions import resolved_ingest_job
-from lineage_dagster.jobs import execution_config
+from lineage_dagster.defs.jobs import execution_config
+from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME
 
 
 @dataclass(frozen=True)

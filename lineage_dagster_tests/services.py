@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from lineage_dagster.local_metrics import (
+from lineage_dagster.devstack.local_neo4j import find_free_port
+from lineage_dagster.devstack.local_prometheus import (
     LocalServiceError,
     find_binary,
     run_prometheus,
     run_pushgateway,
 )
-from lineage_dagster.local_neo4j import find_free_port
 
 
 @dataclass(frozen=True)

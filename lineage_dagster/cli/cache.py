@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from lineage_dagster.cli.output import UsageExit, format_option, format_table
-from lineage_dagster.parse_cache import CacheStats, ParseCache, default_cache_path
+from lineage_dagster.sources.parse_cache import CacheStats, ParseCache, default_cache_path
 
 _PATH_OPTION = click.option(
     "--path",

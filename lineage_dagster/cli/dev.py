@@ -9,16 +9,22 @@ from pathlib import Path
 import click
 
 from lineage_dagster.cli.processes import interrupt_on_sigterm, stop_process_group, wait_for_http
-from lineage_dagster.constants import ENV_PUSHGATEWAY_URL, ENV_SQL_ROOT
-from lineage_dagster.local_metrics import LocalServiceError, run_prometheus, run_pushgateway
-from lineage_dagster.local_neo4j import (
+from lineage_dagster.devstack.local_neo4j import (
     LocalNeo4j,
     Neo4jLauncherError,
     local_password,
     port_in_use,
 )
+from lineage_dagster.devstack.local_prometheus import (
+    LocalServiceError,
+    run_prometheus,
+    run_pushgateway,
+)
+from lineage_dagster.settings.environment import ENV_PUSHGATEWAY_URL, ENV_SQL_ROOT
 
 SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "sample_corpus"
+# The project's workspace.yaml (the code location `dagster dev` loads), next to pyproject.toml.
+WORKSPACE_FILE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 DAGSTER_YAML = """\
 # Written by `lineage-dagster dev`: a local instance on SQLite storage.
 telemetry:
@@ -169,8 +175,11 @@ def _start_dagster(
             "127.0.0.1",
             "-p",
             str(port),
-            "-m",
-            "lineage_dagster.definitions",
+            *(
+                ["-w", str(WORKSPACE_FILE)]
+                if WORKSPACE_FILE.is_file()
+                else ["-m", "lineage_dagster.definitions"]  # installed without the project
+            ),
         ],
         env=env,
         start_new_session=True,

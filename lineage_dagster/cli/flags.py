@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import click
 
 from lineage_dagster.cli.output import UsageExit, format_option, format_table, on_off
-from lineage_dagster.flags import FLAG_ENV_VARS, flag_defaults
+from lineage_dagster.settings.flags import FLAG_ENV_VARS, flag_defaults
 
 
 def effective_flags(environ: Mapping[str, str] = os.environ) -> dict[str, tuple[bool, str]]:

@@ -19,14 +19,14 @@ import click
 
 from lineage_dagster.cli.flags import effective_flags
 from lineage_dagster.cli.output import UsageExit, format_option, format_table, on_off
-from lineage_dagster.constants import (
+from lineage_dagster.settings.environment import (
+    DEFAULT_NEO4J_USER,
     ENV_NEO4J_PASSWORD,
     ENV_NEO4J_URI,
     ENV_NEO4J_USER,
-    SOURCE_PARTITIONS_NAME,
 )
-from lineage_dagster.files import is_valid_partition_key, list_partitions
-from lineage_dagster.flags import EXECUTOR_FLAG, FLAG_ENV_VARS, parse_flag
+from lineage_dagster.settings.flags import FLAG_ENV_VARS, parse_flag
+from lineage_dagster.sources.files import PARTITION_KEY_RULE, split_partitions
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FILES_FAILED = 1
 EXIT_RUN_FAILED = 3
-LOAD_STEP = "load_lineage"
-PLAN_STEP = "plan_sql_files"
 INSTANCE_LOCK_FILE = ".lineage-ingest.lock"
 
 
@@ -61,31 +59,6 @@ class PartitionRun:
         return self.status == "SUCCESS"
 
 
-def build_run_config(
-    root: Path,
-    flags: Mapping[str, bool],
-    *,
-    full_refresh: bool = False,
-    max_concurrent: int | None = None,
-    log_level: str = "WARNING",
-) -> dict[str, Any]:
-    """Run config of one ingest run: SQL root, every flag, executor chosen by ``parallel``."""
-    # Imported late, as is Dagster itself, so the other commands start fast.
-    from lineage_dagster.jobs import execution_config
-
-    # A run's resource config replaces the resource's whole config: set every flag.
-    resource_flags = [name for name in FLAG_ENV_VARS if name != EXECUTOR_FLAG]
-    return {
-        "execution": execution_config(parallel=flags[EXECUTOR_FLAG], max_concurrent=max_concurrent),
-        "resources": {
-            "sql_source": {"config": {"root": str(root)}},
-            "feature_flags": {"config": {name: flags[name] for name in resource_flags}},
-        },
-        "ops": {PLAN_STEP: {"config": {"full_refresh": full_refresh}}},
-        "loggers": {"console": {"config": {"log_level": log_level}}},
-    }
-
-
 def run_partition(
     instance: dg.DagsterInstance, partition: str, run_config: Mapping[str, Any]
 ) -> PartitionRun:
@@ -93,7 +66,10 @@ def run_partition(
     import dagster as dg
 
     from lineage_dagster.definitions import resolved_ingest_job
+    from lineage_dagster.defs.ops.load import load_lineage
+    from lineage_dagster.defs.ops.plan import plan_sql_files
 
+    load_step, plan_step = load_lineage.name, plan_sql_files.name
     with dg.execute_job(
         dg.reconstructable(resolved_ingest_job),
         instance=instance,
@@ -104,7 +80,7 @@ def run_partition(
         metadata: dict[str, dict[str, Any]] = {}
         errors = []
         for event in result.all_events:
-            if event.event_type_value == "STEP_OUTPUT" and event.step_key in (LOAD_STEP, PLAN_STEP):
+            if event.event_type_value == "STEP_OUTPUT" and event.step_key in (load_step, plan_step):
                 output = event.step_output_data
                 metadata.setdefault(event.step_key, {}).update(
                     {key: value.value for key, value in output.metadata.items()}
@@ -116,7 +92,7 @@ def run_partition(
         run_id, success = result.run_id, result.success
     stats = instance.get_run_stats(run_id)
     duration = stats.end_time - stats.start_time if stats.start_time and stats.end_time else None
-    load, plan = metadata.get(LOAD_STEP, {}), metadata.get(PLAN_STEP, {})
+    load, plan = metadata.get(load_step, {}), metadata.get(plan_step, {})
     return PartitionRun(
         partition=partition,
         run_id=run_id,
@@ -142,6 +118,8 @@ def open_instance(home: Path, partitions: Sequence[str]) -> Iterator[dg.DagsterI
     head"). An exclusive lock on a file in ``home`` makes concurrent commands take turns.
     """
     import dagster as dg
+
+    from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME
 
     # Step processes find the instance (and the parse cache under it) through this variable.
     os.environ["DAGSTER_HOME"] = str(home)
@@ -196,9 +174,9 @@ def _parse_flag_option(
 
 
 def _select_partitions(root: Path, requested: Sequence[str]) -> list[str]:
-    available = [key for key in list_partitions(root) if is_valid_partition_key(key)]
-    for key in sorted(set(list_partitions(root)) - set(available)):
-        click.echo(f"Skipping folder {key!r}: partition keys cannot contain , | or ...", err=True)
+    available, skipped = split_partitions(root)
+    for key in skipped:
+        click.echo(f"Skipping folder {key!r}: {PARTITION_KEY_RULE}", err=True)
     if not requested:
         if not available:
             raise click.UsageError(f"{root} has no folders or SQL files to ingest")
@@ -219,7 +197,7 @@ def _check_neo4j() -> None:
             f"{ENV_NEO4J_PASSWORD} with the coordinates of the Neo4j to load"
         )
     # The code location reads all three variables; the same defaults as `lineage`.
-    os.environ.setdefault(ENV_NEO4J_USER, "neo4j")
+    os.environ.setdefault(ENV_NEO4J_USER, DEFAULT_NEO4J_USER)
     os.environ.setdefault(ENV_NEO4J_PASSWORD, "")
 
 
@@ -332,14 +310,17 @@ def ingest_command(
     selected = _select_partitions(path, partitions)
     values = {name: value for name, (value, _source) in effective_flags().items()}
     values.update(flags)
-    run_config = build_run_config(
+    from dagster import DagsterInvalidConfigError
+
+    from lineage_dagster.defs.jobs import ingest_run_config
+
+    run_config = ingest_run_config(
         path,
         values,
         full_refresh=full_refresh,
         max_concurrent=max_concurrent,
         log_level=log_level.upper(),
     )
-    from dagster import DagsterInvalidConfigError
 
     runs = []
     with open_instance(dagster_home, selected) as instance:

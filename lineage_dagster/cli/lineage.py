@@ -14,7 +14,7 @@ import click
 import neo4j
 
 from lineage_dagster.cli.output import UsageExit, format_option, format_table
-from lineage_dagster.constants import ENV_NEO4J_PASSWORD, ENV_NEO4J_URI, ENV_NEO4J_USER
+from lineage_dagster.graph.driver import open_driver
 from lineage_dagster.graph.read import (
     MAX_DEPTH,
     Direction,
@@ -22,6 +22,11 @@ from lineage_dagster.graph.read import (
     UnknownNameError,
     get_column_lineage,
     get_table_lineage,
+)
+from lineage_dagster.settings.environment import (
+    ENV_NEO4J_PASSWORD,
+    ENV_NEO4J_URI,
+    ENV_NEO4J_USER,
 )
 
 EXIT_UNAVAILABLE = 3
@@ -43,14 +48,13 @@ def read_lineage(
             f"{ENV_NEO4J_URI} is not set: export {ENV_NEO4J_URI}, {ENV_NEO4J_USER} and "
             f"{ENV_NEO4J_PASSWORD} with the coordinates of the lineage graph"
         )
-    password = os.environ.get(ENV_NEO4J_PASSWORD, "")
     try:
-        driver = neo4j.GraphDatabase.driver(
+        driver = open_driver(
             uri,
-            auth=(os.environ.get(ENV_NEO4J_USER) or "neo4j", password) if password else None,
+            os.environ.get(ENV_NEO4J_USER),
+            os.environ.get(ENV_NEO4J_PASSWORD),
             # A read has nothing to wait for: fail fast when the server is down.
-            max_transaction_retry_time=5.0,
-            notifications_min_severity="OFF",
+            max_transaction_retry_seconds=5.0,
         )
     except (neo4j.exceptions.ConfigurationError, ValueError, ImportError) as exc:
         raise UsageExit(f"{ENV_NEO4J_URI}={uri!r} cannot be used: {exc}") from None

@@ -6,7 +6,12 @@ from pathlib import Path
 import click
 
 from lineage_dagster.cli.processes import interrupt_on_sigterm
-from lineage_dagster.local_neo4j import LocalNeo4j, Neo4jLauncherError, local_password, read_pid
+from lineage_dagster.devstack.local_neo4j import (
+    LocalNeo4j,
+    Neo4jLauncherError,
+    local_password,
+    read_pid,
+)
 
 DEFAULT_HOME = Path(".lineage") / "neo4j"
 

@@ -8,22 +8,25 @@ runs again from the start.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lineage_dagster.files import FailedFile, partition_of
 from lineage_dagster.graph import queries
-from lineage_dagster.planning import LoadedFile
+from lineage_dagster.sources.files import partition_of
+from lineage_dagster.sources.planning import LoadedFile, group_by_size
 
 if TYPE_CHECKING:
     from neo4j import ManagedTransaction, Session
 
-    from lineage_dagster.parsing.models import FileLineage
+    from lineage_dagster.parsing.models import FileLineage, StatementError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 5_000
+DEFAULT_FILES_PER_TRANSACTION = 200
+DEFAULT_ROWS_PER_TRANSACTION = 100_000
 
 Row = dict[str, Any]
 
@@ -55,17 +58,34 @@ class GraphRows:
 
 @dataclass(frozen=True)
 class LoadSummary:
-    """What one call to :func:`sync_files` wrote."""
+    """What one call to :func:`sync_files` (one transaction) wrote."""
 
     files_loaded: int
     files_deleted: int
     statements: int
     tables: int
     relationships: int
-    transactions: int
 
 
-def graph_rows(lineage: FileLineage) -> int:
+@dataclass(frozen=True)
+class LoadReport:
+    """What :func:`load_files` wrote, in how many transactions, and which files failed."""
+
+    files_loaded: int = 0
+    files_deleted: int = 0
+    statements: int = 0
+    relationships: int = 0
+    transactions: int = 0
+    write_seconds: tuple[float, ...] = ()
+    failed_files: tuple[dict[str, Any], ...] = ()
+    """Each file or statement that failed: ``{path, line, column, message}``."""
+
+    @property
+    def files_failed(self) -> int:
+        return len({failure["path"] for failure in self.failed_files})
+
+
+def write_size(lineage: FileLineage) -> int:
     """Roughly how many nodes and relationships a file's lineage writes: the unit that bounds a
     transaction's memory in Neo4j."""
     return 1 + sum(
@@ -89,12 +109,11 @@ def split_column(column: str) -> tuple[str, str]:
 
 
 def transform_lineage(
-    files: Iterable[FileLineage],
-    failed: Iterable[FailedFile] = (),
-    *,
-    extractor_version: str | None = None,
+    files: Iterable[FileLineage], *, extractor_version: str | None = None
 ) -> GraphRows:
-    """Turn extracted lineage (and files that failed whole) into sorted, de-duplicated rows.
+    """Turn extracted lineage into sorted, de-duplicated rows.
+
+    A file that failed whole (``error`` set) becomes a ``SqlFile`` recording its error.
 
     Rows are sorted by key so concurrent writers lock nodes in the same order (fewer deadlocks).
     """
@@ -107,6 +126,9 @@ def transform_lineage(
     derives: set[tuple[str, str, str, str, str]] = set()
     for lineage in files:
         path = _require_path(lineage)
+        if lineage.error is not None:
+            rows.files.append(_failed_file_row(path, lineage.error, extractor_version))
+            continue
         first_error = lineage.errors[0].error if lineage.errors else None
         rows.files.append(
             {
@@ -152,22 +174,6 @@ def transform_lineage(
             for edge in stmt.column_lineage:
                 columns.update((edge.source, edge.target))
                 derives.add((edge.source, edge.target, edge.kind, sid, path))
-    for failure in failed:
-        rows.files.append(
-            {
-                "path": failure.path,
-                "partition": partition_of(failure.path),
-                "sha256": failure.sha256,
-                "dialect": None,
-                "extractor_version": extractor_version,
-                "statement_count": 0,
-                "error_count": 1,
-                "status": "failed",
-                "error_message": failure.message,
-                "error_line": failure.line,
-                "error_column": failure.column,
-            }
-        )
     for column in columns:
         tables.add(split_column(column)[0])
     rows.files.sort(key=lambda row: row["path"])
@@ -188,11 +194,103 @@ def transform_lineage(
     return rows
 
 
+def _failed_file_row(path: str, error: StatementError, extractor_version: str | None) -> Row:
+    # No digest: a file that could not be read is tried again by the next run.
+    return {
+        "path": path,
+        "partition": partition_of(path),
+        "sha256": None,
+        "dialect": None,
+        "extractor_version": extractor_version,
+        "statement_count": 0,
+        "error_count": 1,
+        "status": "failed",
+        "error_message": error.message,
+        "error_line": error.line,
+        "error_column": error.column,
+    }
+
+
+def failed_files(lineage: Iterable[FileLineage]) -> list[dict[str, Any]]:
+    """Every file that failed whole and every statement that failed, with its position."""
+    return [
+        {"path": item.path, "line": error.line, "column": error.column, "message": error.message}
+        for item in lineage
+        for error in (
+            [item.error]
+            if item.error is not None
+            else [stmt.error for stmt in item.statements if stmt.error is not None]
+        )
+    ]
+
+
+def load_files(
+    session: Session,
+    lineage: Sequence[FileLineage],
+    deleted_paths: Sequence[str] = (),
+    *,
+    extractor_version: str | None = None,
+    files_per_transaction: int = DEFAULT_FILES_PER_TRANSACTION,
+    rows_per_transaction: int = DEFAULT_ROWS_PER_TRANSACTION,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    rows_per_query: int | None = None,
+) -> LoadReport:
+    """Replace the lineage of many files and remove that of ``deleted_paths``, in bounded
+    transactions.
+
+    Files are grouped (in path order) into transactions of at most ``files_per_transaction``
+    files and ``rows_per_transaction`` nodes and relationships, so each stays within Neo4j's
+    transaction memory; a larger file gets a transaction of its own (a file is never split).
+    Deleted files travel in groups of their own. Each group is atomic, and planning compares
+    the folder with the graph, so a re-run after a failure converges on the same graph.
+    """
+    items = sorted(lineage, key=lambda item: item.path or "")
+    groups: list[tuple[Sequence[FileLineage], Sequence[str]]] = [
+        ([items[i] for i in group], [])
+        for group in group_by_size(
+            [write_size(item) for item in items],
+            max_items=files_per_transaction,
+            max_size=rows_per_transaction,
+        )
+    ]
+    groups += [
+        ([], deleted_paths[i : i + files_per_transaction])
+        for i in range(0, len(deleted_paths), files_per_transaction)
+    ]
+    summaries, seconds = [], []
+    for files, deleted in groups:
+        started = time.perf_counter()
+        summaries.append(
+            sync_files(
+                session,
+                files,
+                deleted_paths=deleted,
+                extractor_version=extractor_version,
+                batch_size=batch_size,
+                rows_per_query=rows_per_query,
+            )
+        )
+        seconds.append(time.perf_counter() - started)
+    return LoadReport(
+        files_loaded=sum(s.files_loaded for s in summaries),
+        files_deleted=sum(s.files_deleted for s in summaries),
+        statements=sum(s.statements for s in summaries),
+        relationships=sum(s.relationships for s in summaries),
+        transactions=len(summaries),
+        write_seconds=tuple(seconds),
+        failed_files=tuple(failed_files(items)),
+    )
+
+
 def ensure_constraints(session: Session) -> None:
     """Create the uniqueness constraints and edge indexes every MERGE relies on (idempotent)."""
     for statement in queries.SCHEMA_STATEMENTS:
         # Managed transactions, so the driver retries them through a short outage.
-        session.execute_write(lambda tx, query=statement: tx.run(query).consume())
+        session.execute_write(_run_schema_statement, statement)
+
+
+def _run_schema_statement(tx: ManagedTransaction, statement: str) -> None:
+    tx.run(statement).consume()  # type: ignore[arg-type]  # a constant of queries.py
 
 
 def get_loaded_files(session: Session, partition: str) -> dict[str, LoadedFile]:
@@ -210,7 +308,6 @@ def sync_files(
     session: Session,
     lineage: Sequence[FileLineage],
     *,
-    failed: Sequence[FailedFile] = (),
     deleted_paths: Sequence[str] = (),
     extractor_version: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -223,9 +320,9 @@ def sync_files(
 
     Args:
         session: An open Neo4j session.
-        lineage: The files to (re)load, each with a path relative to the watched root.
-        failed: Files whose lineage could not be extracted: their old lineage is removed and
-            their ``SqlFile`` node records the error.
+        lineage: The files to (re)load, each with a path relative to the watched root; a file
+            that failed whole (``error`` set) loses its old lineage and its ``SqlFile`` node
+            records the error.
         deleted_paths: Files that no longer exist; their lineage is removed.
         extractor_version: Recorded on each ``SqlFile`` so a new extractor re-parses it.
         batch_size: Rows per ``UNWIND`` query.
@@ -235,7 +332,7 @@ def sync_files(
     Returns:
         Counts of what was written.
     """
-    rows = transform_lineage(lineage, failed, extractor_version=extractor_version)
+    rows = transform_lineage(lineage, extractor_version=extractor_version)
     chunk = rows_per_query or batch_size
     replaced = [row["path"] for row in rows.files]
     deleted = sorted(set(deleted_paths) - set(replaced))
@@ -269,7 +366,6 @@ def sync_files(
         statements=len(rows.statements),
         tables=len(rows.tables),
         relationships=rows.relationship_count(),
-        transactions=1,
     )
 
 

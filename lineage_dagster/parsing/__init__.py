@@ -32,6 +32,8 @@ from lineage_dagster.parsing.errors import (
 )
 from lineage_dagster.parsing.extract import (
     DEFAULT_MAX_BYTES,
+    decode_sql,
+    extract_bytes,
     extract_file,
     extract_lineage,
     read_sql_file,
@@ -56,7 +58,9 @@ __all__ = [
     "StatementLineage",
     "UnknownDialectError",
     "compiled_sqlglot",
+    "decode_sql",
     "dialect_from_comment",
+    "extract_bytes",
     "extract_file",
     "extract_lineage",
     "read_sql_file",

@@ -136,6 +136,36 @@ def extract_file(
     return _extract(text, digest, name, defaults, schema, columns, conditions, str(path))
 
 
+def extract_bytes(
+    data: bytes,
+    *,
+    path: str | None = None,
+    sha256: str | None = None,
+    dialect: str | None = None,
+    default_schema: str | None = None,
+    schema: Mapping[str, Any] | None = None,
+    columns: bool = True,
+    conditions: bool = True,
+    default_catalog: str | None = None,
+) -> FileLineage:
+    """Extract the lineage of a file's bytes, already read (see :func:`extract_file`).
+
+    Args:
+        data: The file's content.
+        path: Reported as ``FileLineage.path`` and in errors.
+        sha256: The digest of ``data`` when the caller has it (saves hashing twice).
+
+    Raises:
+        SqlDecodeError: When the bytes are not UTF-8 text.
+        UnknownDialectError: When a dialect name is not a sqlglot dialect.
+    """
+    digest = sha256 or hashlib.sha256(data).hexdigest()
+    text = decode_sql(data, path or "<bytes>", sha256=digest)
+    name = dialect_from_comment(text) or resolve_dialect(dialect)
+    defaults = (default_schema, default_catalog)
+    return _extract(text, digest, name, defaults, schema, columns, conditions, path)
+
+
 def read_sql_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
     """Read a SQL file as UTF-8 text; return the text and the sha256 of its bytes.
 
@@ -162,30 +192,43 @@ def read_sql_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tu
     except OSError as exc:
         raise SqlFileError(path_str, f"cannot read file: {exc.strerror or exc}") from exc
     digest = hashlib.sha256(data).hexdigest()
+    return decode_sql(data, path_str, sha256=digest), digest
+
+
+def decode_sql(data: bytes, path: str, *, sha256: str = "") -> str:
+    """Decode a SQL file's bytes as UTF-8 text (a leading byte-order mark dropped).
+
+    Raises:
+        SqlDecodeError: When the bytes are not UTF-8 or hold a NUL character (binary content);
+            the error gives the line and column of the first bad byte.
+
+    >>> decode_sql(b"\\xef\\xbb\\xbfSELECT 1", "a.sql")
+    'SELECT 1'
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise SqlDecodeError(
-            path_str,
+            path,
             f"not UTF-8 text: invalid byte 0x{data[exc.start]:02x} at byte offset {exc.start}",
             line=line,
             column=column,
-            sha256=digest,
+            sha256=sha256,
         ) from exc
     if "\x00" in text:
         offset = text.index("\x00")
         raise SqlDecodeError(
-            path_str,
+            path,
             f"binary content: NUL character at offset {offset}",
             line=text.count("\n", 0, offset) + 1,
             column=offset - (text.rfind("\n", 0, offset) + 1) + 1,
-            sha256=digest,
+            sha256=sha256,
         )
     if text.startswith("\ufeff"):
         text = text[1:]
-    return text, digest
+    return text
 
 
 def _extract(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lineage_dagster.parsing.errors import SqlFileError
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,29 @@ class FileLineage:
     statements: tuple[StatementLineage, ...] = field(default=())
     error: StatementError | None = None
     """Why the file as a whole could not be read (not UTF-8, too large...); then no statements."""
+
+    @classmethod
+    def from_error(cls, error: SqlFileError, *, dialect: str | None = None) -> FileLineage:
+        """The lineage of a file that could not be read at all: no statements, its error.
+
+        >>> from lineage_dagster.parsing.errors import SqlFileError
+        >>> FileLineage.from_error(SqlFileError("a.sql", "not UTF-8", line=2)).status
+        'failed'
+        """
+        return cls(
+            error.path,
+            error.sha256,
+            dialect,
+            (),
+            StatementError(error.message, error.line, error.column),
+        )
+
+    @property
+    def status(self) -> str:
+        """``failed`` (nothing read), ``partial`` (some statements failed) or ``ok``."""
+        if self.error is not None:
+            return "failed"
+        return "partial" if self.errors else "ok"
 
     @property
     def errors(self) -> tuple[StatementLineage, ...]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lineage_dagster.files import list_partitions
+from lineage_dagster.sources.files import list_partitions
 from lineage_dagster_tests.benchmarks.corpus import write_corpus
 from lineage_dagster_tests.graph_helpers import count, graph_snapshot, wipe_graph
 from lineage_dagster_tests.ingest_helpers import ingest

@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 
 from lineage_dagster.definitions import defs
-from lineage_dagster.resources import SqlSourceResource
-from lineage_dagster.sensors import sql_folder_sensor
+from lineage_dagster.defs.resources import SqlSourceResource
+from lineage_dagster.defs.sensors import sql_folder_sensor
 
 pytestmark = pytest.mark.benchmark
 

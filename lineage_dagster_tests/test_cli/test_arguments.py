@@ -10,13 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from lineage_dagster.cli import main
-from lineage_dagster.cli.ingest import PartitionRun, build_run_config, exit_code
+from lineage_dagster.cli.ingest import PartitionRun, exit_code
 from lineage_dagster.cli.lineage import render_lineage
 from lineage_dagster.definitions import resolved_ingest_job
-from lineage_dagster.flags import FLAG_ENV_VARS
+from lineage_dagster.defs.jobs import ingest_run_config
 from lineage_dagster.graph.read import MAX_DEPTH, Lineage, LineageEdge, LineageNode, close_matches
-from lineage_dagster.parse_cache import ParseCache
 from lineage_dagster.parsing.models import FileLineage
+from lineage_dagster.settings.flags import FLAG_ENV_VARS
+from lineage_dagster.sources.parse_cache import ParseCache
 from lineage_dagster_tests.test_cli.cli_helpers import write_corpus
 
 ALL_ON = dict.fromkeys(FLAG_ENV_VARS, True)
@@ -122,7 +123,7 @@ def test_run_config_is_valid_for_the_job_and_carries_the_flags(tmp_path, monkeyp
     for name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD"):
         monkeypatch.setenv(name, "bolt://127.0.0.1:9" if name == "NEO4J_URI" else "x")
     flags = {**ALL_ON, "parallel": parallel, "parse_cache": False}
-    config = build_run_config(tmp_path, flags, full_refresh=True, max_concurrent=2)
+    config = ingest_run_config(tmp_path, flags, full_refresh=True, max_concurrent=2)
     assert dg.validate_run_config(resolved_ingest_job(), config)
     assert config["resources"]["sql_source"]["config"]["root"] == str(tmp_path)
     assert config["resources"]["feature_flags"]["config"] == {

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from lineage_dagster.cli import main
 from lineage_dagster.cli.output import format_table
-from lineage_dagster.flags import FLAG_ENV_VARS
+from lineage_dagster.settings.flags import FLAG_ENV_VARS
 from lineage_dagster_tests.test_cli.cli_helpers import CLI
 
 NO_FLAGS: dict[str, str | None] = dict.fromkeys(FLAG_ENV_VARS.values())

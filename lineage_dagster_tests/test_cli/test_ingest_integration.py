@@ -12,9 +12,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lineage_dagster.constants import SOURCE_PARTITIONS_NAME
-from lineage_dagster.parse_cache import ParseCache, default_cache_path
+from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME
 from lineage_dagster.parsing import extract_lineage
+from lineage_dagster.sources.parse_cache import ParseCache, default_cache_path
 from lineage_dagster_tests.graph_helpers import feeds, graph_snapshot, sql_files, table_names
 from lineage_dagster_tests.test_cli.cli_helpers import (
     CORPUS,

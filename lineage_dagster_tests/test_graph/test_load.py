@@ -2,7 +2,6 @@
 
 import pytest
 
-from lineage_dagster.files import FailedFile
 from lineage_dagster.graph.load import split_column, statement_id, transform_lineage
 from lineage_dagster.parsing.models import (
     ColumnEdge,
@@ -67,9 +66,8 @@ def test_statement_errors_and_failed_files_are_recorded_on_the_file():
         StatementLineage(0, 1, "INSERT", sources=("s.a",), targets=("s.b",)),
         StatementLineage(1, 7, "UNKNOWN", error=StatementError("Expecting )", 8, 14)),
     )
-    rows = transform_lineage(
-        [broken], [FailedFile("finance/c.sql", "not UTF-8 at byte 12")], extractor_version="v1"
-    )
+    failed = FileLineage("finance/c.sql", "", None, (), StatementError("not UTF-8 at byte 12"))
+    rows = transform_lineage([broken, failed], extractor_version="v1")
     files = {r["path"]: r for r in rows.files}
     assert files["finance/b.sql"]["status"] == "partial"
     assert files["finance/b.sql"]["error_line"] == 8

@@ -3,9 +3,13 @@ one-query-per-relationship baseline giving the same graph as UNWIND batches."""
 
 import pytest
 
-from lineage_dagster.files import FailedFile
 from lineage_dagster.graph.load import ensure_constraints, get_loaded_files, sync_files
-from lineage_dagster.parsing.models import ColumnEdge, FileLineage, StatementLineage
+from lineage_dagster.parsing.models import (
+    ColumnEdge,
+    FileLineage,
+    StatementError,
+    StatementLineage,
+)
 from lineage_dagster_tests.graph_helpers import (
     count,
     derives_from,
@@ -118,8 +122,8 @@ def test_shared_tables_survive_until_their_last_file_goes(session, empty_graph):
 
 def test_a_failed_file_records_its_error_and_drops_its_old_lineage(session, empty_graph):
     sync_files(session, [GL])
-    failure = FailedFile("finance/gl.sql", "invalid UTF-8 at byte 3", line=1, column=4)
-    sync_files(session, [], failed=[failure])
+    error = StatementError("invalid UTF-8 at byte 3", line=1, column=4)
+    sync_files(session, [FileLineage("finance/gl.sql", "", None, (), error)])
     node = sql_files(empty_graph)["finance/gl.sql"]
     assert (node["status"], node["error_message"], node["error_column"]) == (
         "failed",

@@ -1,0 +1,78 @@
+import time
+from dataclasses import dataclass
+
+import dagster as dg
+
+from lineage_dagster.defs.resources import (
+    FeatureFlagsResource,
+    PushgatewayResource,
+    SqlParserResource,
+    SqlSourceResource,
+)
+from lineage_dagster.monitoring.run_metrics import parse_batch_metrics
+from lineage_dagster.parsing.models import FileLineage
+from lineage_dagster.sources.planning import ParseBatch
+
+
+@dataclass(frozen=True)
+class ParsedBatch:
+    """The lineage of one batch (files that failed whole carry their ``error``), cache counts."""
+
+    lineage: tuple[FileLineage, ...] = ()
+    cache_hits: int = 0
+    cache_misses: int = 0
+    parse_seconds: float = 0.0
+    statements: int = 0
+
+    @property
+    def failed(self) -> tuple[FileLineage, ...]:
+        """The files that could not be read or decoded at all."""
+        return tuple(item for item in self.lineage if item.error is not None)
+
+
+@dg.op
+def parse_sql_batch(
+    context: dg.OpExecutionContext,
+    batch: ParseBatch,
+    sql_source: SqlSourceResource,
+    sql_parser: SqlParserResource,
+    feature_flags: FeatureFlagsResource,
+    prometheus: PushgatewayResource,
+) -> ParsedBatch:
+    """Extract the lineage of a batch of files; a broken file fails alone, with its position."""
+    started = time.perf_counter()
+    parser = sql_parser.source_parser(sql_source.root_path, max_bytes=sql_source.max_file_bytes)
+    lineage: list[FileLineage] = []
+    hits = 0
+    for file in batch.files:
+        result, hit = parser.parse(file.path, file.sha256, use_cache=feature_flags.parse_cache)
+        hits += hit
+        lineage.append(result)
+    parsed = ParsedBatch(
+        lineage=tuple(lineage),
+        cache_hits=hits,
+        cache_misses=sum(item.error is None for item in lineage) - hits,
+        parse_seconds=time.perf_counter() - started,
+        statements=sum(len(item.statements) for item in lineage),
+    )
+    for failure in parsed.failed:
+        context.log.error(f"{failure.path}: {failure.error.message if failure.error else ''}")
+    context.add_output_metadata(
+        {
+            "files": len(batch.files),
+            "statements": parsed.statements,
+            "failed_files": len(parsed.failed),
+            "cache_hits": parsed.cache_hits,
+            "cache_misses": parsed.cache_misses,
+            "parse_seconds": round(parsed.parse_seconds, 3),
+        }
+    )
+    if feature_flags.metrics:
+        metrics = parse_batch_metrics(
+            lineage,
+            cache_hits=parsed.cache_hits,
+            cache_misses=parsed.cache_misses,
+            seconds=parsed.parse_seconds,
+        )
+        prometheus.push(context, metrics, step="parse", index=batch.index)
+    return parsed

@@ -1,0 +1,87 @@
+import os
+from collections.abc import Iterator
+
+import dagster as dg
+from pydantic import Field
+
+from lineage_dagster.defs.resources import FeatureFlagsResource, Neo4jResource, SqlSourceResource
+from lineage_dagster.defs.resources.neo4j_resource import NEO4J_RETRY_POLICY
+from lineage_dagster.graph.load import ensure_constraints, get_loaded_files
+from lineage_dagster.parsing import EXTRACTOR_VERSION
+from lineage_dagster.sources.files import SourceFile
+from lineage_dagster.sources.planning import ParseBatch, diff_files, plan_batches
+
+FULL_REFRESH_TAG = "lineage/full_refresh"
+"""A run tagged ``lineage/full_refresh=true`` re-loads every file (UI backfills can set tags)."""
+
+
+class PlanConfig(dg.Config):
+    """What the planning step of an ingest run considers."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="Re-load every file of the partition, not only new, changed and deleted ones "
+        "(a run tagged lineage/full_refresh=true does the same: UI backfills can set tags).",
+    )
+    batches_per_worker: int = Field(
+        default=3, description="Parse batches per worker process (2-4 balances load and overhead)."
+    )
+    workers: int | None = Field(
+        default=None, description="Worker processes to plan for; defaults to the CPU count."
+    )
+
+
+@dg.op(
+    retry_policy=NEO4J_RETRY_POLICY,
+    out={
+        "batches": dg.DynamicOut(ParseBatch, description="Files for one parse step."),
+        "deleted": dg.Out(list[str], description="Files whose lineage is removed."),
+    },
+)
+def plan_sql_files(
+    context: dg.OpExecutionContext,
+    config: PlanConfig,
+    sql_source: SqlSourceResource,
+    neo4j: Neo4jResource,
+    feature_flags: FeatureFlagsResource,
+) -> Iterator[dg.DynamicOutput | dg.Output]:
+    """Compare the partition's folder with the graph and fan the changed files out in batches."""
+    partition = context.partition_key
+    # UI backfills cannot pass run config, but they can set tags.
+    full_refresh = config.full_refresh or context.run.tags.get(FULL_REFRESH_TAG) == "true"
+    files, unreadable = sql_source.scan(partition)
+    with neo4j.get_session() as session:
+        ensure_constraints(session)
+        loaded = get_loaded_files(session, partition)
+    changes = diff_files(
+        files,
+        loaded,
+        extractor_version=EXTRACTOR_VERSION,
+        full_refresh=full_refresh,
+        unreadable=[error.path for error in unreadable],
+    )
+    # Unreadable files go through parsing too, which reports them with their error.
+    work = [*changes.to_load, *(SourceFile(error.path, 0, 0, "") for error in unreadable)]
+    if feature_flags.batching:
+        workers = config.workers or os.cpu_count() or 1
+        batches = plan_batches(work, workers * config.batches_per_worker)
+    else:
+        batches = [ParseBatch(i, (file,), file.size) for i, file in enumerate(work)]
+    context.log.info(
+        f"Partition {partition}: {len(changes.to_load)} to load, {len(changes.deleted)} deleted, "
+        f"{changes.unchanged} unchanged, {len(unreadable)} unreadable; {len(batches)} batches"
+    )
+    context.add_output_metadata(
+        {
+            "files_to_load": len(changes.to_load),
+            "files_deleted": len(changes.deleted),
+            "files_unchanged": changes.unchanged,
+            "files_unreadable": len(unreadable),
+            "batches": len(batches),
+        },
+        output_name="deleted",
+    )
+    # Always emit one batch, so the load step runs (and deletions apply) when nothing parses.
+    for batch in batches or [ParseBatch(0, (), 0)]:
+        yield dg.DynamicOutput(batch, mapping_key=batch.mapping_key, output_name="batches")
+    yield dg.Output(list(changes.deleted), output_name="deleted")

@@ -1,0 +1,126 @@
+import hashlib
+import json
+import time
+import warnings
+
+import dagster as dg
+
+from lineage_dagster.defs.jobs import ingest_sql_job
+from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME, source_partitions_def
+from lineage_dagster.defs.resources import SqlSourceResource
+from lineage_dagster.defs.settings import SENSOR_INTERVAL_SECONDS
+from lineage_dagster.parsing import SqlFileError
+from lineage_dagster.sources.files import (
+    PARTITION_KEY_RULE,
+    read_source,
+    sha256_bytes,
+    split_partitions,
+    stat_listing,
+)
+
+# dagster 1.13's @sensor hands SensorDefinition its beta `owners` parameter even when unset, which
+# printed a BetaWarning in every process that loads the code location.
+warnings.filterwarnings(
+    "ignore", message="Parameter `owners` of initializer `SensorDefinition", category=dg.BetaWarning
+)
+
+
+def _digest(items: list) -> str:
+    return hashlib.sha256(json.dumps(items, separators=(",", ":")).encode()).hexdigest()
+
+
+def _content_digest(sql_source: SqlSourceResource, partition: str) -> tuple[str, int] | None:
+    """Digest of the partition's file contents, or None while a file is still being written.
+
+    A file whose size or mtime changes between the listing before and after hashing is still
+    being written: the partition waits for the next tick.
+    """
+    root = sql_source.root_path
+    before = stat_listing(root, partition)
+    states = []
+    for path, size, _mtime in before:
+        try:
+            data = read_source(root, path, max_bytes=sql_source.max_file_bytes)
+        except SqlFileError as exc:
+            # Refused (too large, a link leaving the folder) or gone: the run reports it.
+            states.append([path, f"unreadable:{size}:{exc.message}"])
+            continue
+        states.append([path, sha256_bytes(data)])
+    if stat_listing(root, partition) != before:
+        return None
+    return _digest(states), len(states)
+
+
+@dg.sensor(
+    job=ingest_sql_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Watches the SQL folder and starts one ingest run per source folder whose files "
+    "were added, changed or deleted.",
+)
+def sql_folder_sensor(
+    context: dg.SensorEvaluationContext, sql_source: SqlSourceResource
+) -> dg.SensorResult | dg.SkipReason:
+    """List and hash files only (parsing happens in the run); request runs for changed folders.
+
+    The cursor maps each partition to ``[stat digest, content digest]``: a quiet tick only stats
+    files, and content is hashed only where sizes or mtimes moved.
+    """
+    root = sql_source.root_path
+    if not root.is_dir():
+        return dg.SkipReason(f"The SQL folder {root} does not exist")
+    started = time.perf_counter()
+    cursor: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+    partitions, invalid = split_partitions(root)
+    for key in invalid:
+        context.log.warning(f"Folder {key!r} is skipped: {PARTITION_KEY_RULE}")
+    # Folders that vanished keep their partition: one more run removes their lineage.
+    candidates = sorted({*partitions, *cursor} - set(invalid))
+    new_cursor = dict(cursor)
+    run_requests = []
+    waiting = []
+    for partition in candidates:
+        stat_digest = _digest(stat_listing(root, partition))
+        previous = cursor.get(partition)
+        if previous and previous[0] == stat_digest:
+            continue
+        content = _content_digest(sql_source, partition)
+        if content is None:
+            waiting.append(partition)
+            continue
+        content_digest, file_count = content
+        new_cursor[partition] = [stat_digest, content_digest]
+        if previous and previous[1] == content_digest:
+            continue  # touched, not changed
+        run_requests.append(
+            dg.RunRequest(
+                run_key=f"{partition}:{content_digest[:16]}",
+                partition_key=partition,
+                tags={"lineage/files": str(file_count)},
+            )
+        )
+    known = set(context.instance.get_dynamic_partitions(SOURCE_PARTITIONS_NAME))
+    new_partitions = sorted({str(request.partition_key) for request in run_requests} - known)
+    elapsed = time.perf_counter() - started
+    if waiting:
+        context.log.info(f"Files still being written in {waiting}; they wait for the next tick")
+    cursor_text = json.dumps(new_cursor, separators=(",", ":"), sort_keys=True)
+    if not run_requests:
+        skip = dg.SkipReason(
+            f"No SQL file added, changed or deleted in {len(candidates)} folders of {root} "
+            f"({elapsed * 1000:.0f} ms)"
+        )
+        if new_cursor == cursor:
+            return skip
+        # Files were touched but not changed: remember their new stats so they are not re-hashed.
+        return dg.SensorResult(skip_reason=skip, cursor=cursor_text)
+    context.log.info(
+        f"Requesting runs for {[r.partition_key for r in run_requests]} ({elapsed * 1000:.0f} ms)"
+    )
+    return dg.SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=(
+            [source_partitions_def.build_add_request(new_partitions)] if new_partitions else []
+        ),
+        cursor=cursor_text,
+    )

@@ -1,0 +1,1 @@
+"""Local services for `make dev` and the tests: an embedded Neo4j, a Pushgateway and Prometheus."""

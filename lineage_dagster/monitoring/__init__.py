@@ -1,0 +1,1 @@
+"""Prometheus metrics of ingest runs (no Dagster import here)."""

@@ -1,1 +1,0 @@
-"""Thin ops of the ingest job: plan (ingest), parse and load."""

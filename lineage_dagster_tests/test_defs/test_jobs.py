@@ -1,0 +1,176 @@
+"""The ingest job end to end on a real Dagster instance (multiprocess executor, forkserver) and a
+real Neo4j: the exact graph, replacement of changed and deleted files, idempotent re-runs, broken
+files failing alone, and every feature-flag combination giving the identical graph."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lineage_dagster.settings.flags import FLAG_ENV_VARS
+from lineage_dagster_tests.graph_helpers import (
+    count,
+    derives_from,
+    feeds,
+    graph_snapshot,
+    sql_files,
+    table_names,
+)
+from lineage_dagster_tests.ingest_helpers import ingest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+EXPOSURE = """
+INSERT INTO risk.exposure (book, value)
+SELECT p.book, p.qty * m.px
+FROM trading.positions AS p JOIN market.prices AS m ON m.id = p.id;
+"""
+SUMMARY = """
+CREATE TABLE risk.summary AS
+SELECT book, SUM(value) AS total FROM risk.exposure GROUP BY book;
+"""
+GL = "INSERT INTO finance.gl (account, amount) SELECT account, amount FROM finance.journal;\n"
+
+
+@pytest.fixture
+def corpus(sql_root: Path) -> Path:
+    (sql_root / "risk").mkdir()
+    (sql_root / "finance").mkdir()
+    (sql_root / "risk" / "exposure.sql").write_text(EXPOSURE)
+    (sql_root / "risk" / "summary.sql").write_text(SUMMARY)
+    (sql_root / "finance" / "gl.sql").write_text(GL)
+    return sql_root
+
+
+def test_ingest_builds_the_exact_graph(ingest_instance, corpus, empty_graph):
+    risk = ingest(ingest_instance, corpus, "risk")
+    finance = ingest(ingest_instance, corpus, "finance")
+    assert risk.success and finance.success
+    assert feeds(empty_graph) == {
+        ("trading.positions", "risk.exposure"),
+        ("market.prices", "risk.exposure"),
+        ("risk.exposure", "risk.summary"),
+        ("finance.journal", "finance.gl"),
+    }
+    assert {edge for edge in derives_from(empty_graph) if edge[0].startswith("finance.")} == {
+        ("finance.gl.account", "finance.journal.account", "direct"),
+        ("finance.gl.amount", "finance.journal.amount", "direct"),
+    }
+    assert ("risk.summary.total", "risk.exposure.value", "aggregation") in derives_from(empty_graph)
+    assert set(sql_files(empty_graph)) == {
+        "risk/exposure.sql",
+        "risk/summary.sql",
+        "finance/gl.sql",
+    }
+    assert risk.load_metadata["files_loaded"] == 2
+    assert risk.load_metadata["cache_misses"] == 2
+    # Each run records a materialization of its folder's partition of the lineage_graph asset.
+    for partition, files in (("risk", 2), ("finance", 1)):
+        records = ingest_instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey("lineage_graph"), asset_partitions=[partition]
+            ),
+            limit=1,
+        ).records
+        assert len(records) == 1
+        assert records[0].asset_materialization.metadata["files_loaded"].value == files
+
+
+def test_changed_and_deleted_files_replace_their_lineage(ingest_instance, corpus, empty_graph):
+    assert ingest(ingest_instance, corpus, "risk").success
+    (corpus / "risk" / "exposure.sql").unlink()
+    (corpus / "risk" / "summary.sql").write_text(
+        "CREATE TABLE risk.summary AS SELECT book, COUNT(*) AS n FROM trading.trades GROUP BY book"
+    )
+    run = ingest(ingest_instance, corpus, "risk")
+    assert run.success
+    assert (run.load_metadata["files_loaded"], run.load_metadata["files_deleted"]) == (1, 1)
+    assert feeds(empty_graph) == {("trading.trades", "risk.summary")}
+    assert table_names(empty_graph) == {"trading.trades", "risk.summary"}
+    assert set(sql_files(empty_graph)) == {"risk/summary.sql"}
+
+
+def test_rerunning_unchanged_files_changes_nothing(ingest_instance, corpus, empty_graph):
+    assert ingest(ingest_instance, corpus, "risk").success
+    before = graph_snapshot(empty_graph)
+    again = ingest(ingest_instance, corpus, "risk")
+    assert again.success
+    assert again.load_metadata["files_loaded"] == 0
+    assert graph_snapshot(empty_graph) == before
+
+
+def test_a_full_refresh_tag_reloads_unchanged_files(ingest_instance, corpus, empty_graph):
+    assert ingest(ingest_instance, corpus, "risk").success
+    before = graph_snapshot(empty_graph)
+    tagged = ingest(ingest_instance, corpus, "risk", tags={"lineage/full_refresh": "true"})
+    assert tagged.load_metadata["files_loaded"] == 2
+    assert graph_snapshot(empty_graph) == before
+
+
+def test_a_broken_file_fails_alone_and_loads_once_fixed(ingest_instance, corpus, empty_graph):
+    (corpus / "finance" / "broken.sql").write_text(
+        "INSERT INTO finance.ok SELECT a FROM finance.src;\nSELECT (1 + FROM finance.nowhere;\n"
+    )
+    (corpus / "finance" / "binary.sql").write_bytes(b"SELECT \xff\xfe\x00 FROM x")
+    run = ingest(ingest_instance, corpus, "finance")
+    assert run.success
+    failed = {item["path"]: item for item in run.load_metadata["failed_files"]}
+    assert set(failed) == {"finance/broken.sql", "finance/binary.sql"}
+    assert failed["finance/broken.sql"]["line"] == 2
+    # Everything else is loaded, including the good statement of the broken file.
+    assert feeds(empty_graph) == {("finance.journal", "finance.gl"), ("finance.src", "finance.ok")}
+    files = sql_files(empty_graph)
+    assert files["finance/broken.sql"]["status"] == "partial"
+    assert files["finance/broken.sql"]["error_line"] == 2
+    assert files["finance/binary.sql"]["status"] == "failed"
+    assert "UTF-8" in files["finance/binary.sql"]["error_message"]
+
+    (corpus / "finance" / "broken.sql").write_text(
+        "INSERT INTO finance.ok SELECT a FROM finance.src2;"
+    )
+    (corpus / "finance" / "binary.sql").unlink()
+    assert ingest(ingest_instance, corpus, "finance").success
+    assert feeds(empty_graph) == {
+        ("finance.journal", "finance.gl"),
+        ("finance.src2", "finance.ok"),
+    }
+    assert sql_files(empty_graph)["finance/broken.sql"]["status"] == "ok"
+
+
+ALL_FLAGS_ON = dict.fromkeys(FLAG_ENV_VARS, True)  # metrics on, without a gateway: warns only
+FLAG_SETS = {
+    "all_on": ALL_FLAGS_ON,
+    "all_off": dict.fromkeys(FLAG_ENV_VARS, False),
+    **{f"{name}_off": {**ALL_FLAGS_ON, name: False} for name in FLAG_ENV_VARS},
+}
+
+
+def test_every_flag_combination_builds_the_identical_graph(
+    ingest_instance, corpus, empty_graph, tmp_path
+):
+    def build(name: str, flags: dict[str, bool], cache: Path) -> dict[str, dict]:
+        empty_graph.execute_query("MATCH (n) DETACH DELETE n")
+        flags = dict(flags)
+        parallel = flags.pop("parallel", True)
+        metadata = {}
+        for partition in ("risk", "finance"):
+            run = ingest(
+                ingest_instance, corpus, partition, flags=flags, parallel=parallel, cache_path=cache
+            )
+            assert run.success, (name, run.step_failures)
+            metadata[partition] = run.load_metadata
+        return metadata
+
+    snapshots = {}
+    for name, flags in FLAG_SETS.items():
+        build(name, flags, tmp_path / f"cache-{name}.sqlite")
+        snapshots[name] = graph_snapshot(empty_graph)
+    # Warm: the graph is rebuilt from a full cache, without parsing anything.
+    warm = build("all_on", ALL_FLAGS_ON, tmp_path / "cache-all_on.sqlite")
+    assert warm["risk"]["cache_hits"] == 2 and warm["risk"]["cache_misses"] == 0
+    snapshots["all_on_warm"] = graph_snapshot(empty_graph)
+
+    baseline = snapshots.pop("all_on")
+    assert count(empty_graph, "(:Table)") == 6
+    for name, snapshot in snapshots.items():
+        assert snapshot == baseline, f"{name} built a different graph"

@@ -1,0 +1,82 @@
+"""Listing and reading the watched folder: partitions, safety checks and errors naming files."""
+
+from pathlib import Path
+
+import pytest
+
+from lineage_dagster.parsing import SqlFileError, SqlFileTooLargeError
+from lineage_dagster.sources.files import (
+    is_valid_partition_key,
+    list_partitions,
+    partition_of,
+    read_source,
+    scan_files,
+    sha256_bytes,
+    stat_listing,
+)
+
+
+@pytest.fixture
+def tree(sql_root: Path) -> Path:
+    (sql_root / "risk" / "var").mkdir(parents=True)
+    (sql_root / "risk" / "var" / "daily.sql").write_text("SELECT 1")
+    (sql_root / "risk" / "notes.txt").write_text("not sql")
+    (sql_root / "finance").mkdir()
+    (sql_root / "finance" / "gl.SQL").write_text("SELECT 2")
+    (sql_root / "adhoc.sql").write_text("SELECT 3")
+    (sql_root / ".hidden").mkdir()
+    return sql_root
+
+
+def test_partitions_are_top_level_folders_plus_root(tree: Path):
+    assert list_partitions(tree) == ["finance", "risk", "_root"]
+    assert partition_of("risk/var/daily.sql") == "risk"
+    assert partition_of("adhoc.sql") == "_root"
+
+
+def test_scan_lists_and_hashes_sql_files_of_one_partition(tree: Path):
+    files, errors = scan_files(tree, "risk")
+    assert errors == []
+    assert [(f.path, f.sha256) for f in files] == [
+        ("risk/var/daily.sql", sha256_bytes(b"SELECT 1"))
+    ]
+    assert [f.path for f in scan_files(tree, "_root")[0]] == ["adhoc.sql"]
+    assert [path for path, _, _ in stat_listing(tree, "finance")] == ["finance/gl.SQL"]
+
+
+def test_links_leaving_the_root_are_refused(tree: Path, tmp_path: Path):
+    outside = tmp_path / "secret.sql"
+    outside.write_text("SELECT secret")
+    (tree / "risk" / "escape.sql").symlink_to(outside)
+    (tree / "risk" / "inside.sql").symlink_to(tree / "adhoc.sql")
+    files, errors = scan_files(tree, "risk")
+    assert [f.path for f in files] == ["risk/inside.sql", "risk/var/daily.sql"]
+    assert [e.path for e in errors] == ["risk/escape.sql"]
+    assert "outside the watched folder" in str(errors[0])
+    with pytest.raises(SqlFileError, match=r"risk/escape\.sql"):
+        read_source(tree, "risk/escape.sql")
+
+
+def test_files_over_the_size_limit_fail_with_their_size(tree: Path):
+    (tree / "risk" / "big.sql").write_text("SELECT 1;" * 100)
+    files, errors = scan_files(tree, "risk", max_bytes=100)
+    assert [f.path for f in files] == ["risk/var/daily.sql"]
+    assert errors[0].path == "risk/big.sql"
+    assert isinstance(errors[0], SqlFileTooLargeError)
+    assert "900 bytes, over the limit of 100 bytes" in errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [
+        ("risk", True),
+        ("a,b", False),
+        ("a|b", False),
+        ("a...b", False),
+        ("", False),
+        ("tab\there", False),
+        ("reg_reporting-2024", True),
+    ],
+)
+def test_partition_key_validity(key: str, valid: bool):
+    assert is_valid_partition_key(key) is valid
