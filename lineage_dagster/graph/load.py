@@ -290,7 +290,7 @@ def ensure_constraints(session: Session) -> None:
 
 
 def _run_schema_statement(tx: ManagedTransaction, statement: str) -> None:
-    tx.run(statement).consume()  # type: ignore[arg-type]  # a constant of queries.py
+    tx.run(statement).consume()
 
 
 def get_loaded_files(session: Session, partition: str) -> dict[str, LoadedFile]:

@@ -282,8 +282,8 @@ def _handle_query(expression: exp.Expr, result: _Result, script: ScriptState, li
         result.sources |= source_tables(expression, script, set())
         if script.columns:
             # A query's result has no table: its columns are named alone.
-            rel = _walker(script).query(expression, {})
-            result.add_edges("", rel.names, rel.deps, rel)
+            result_set = _walker(script).query(expression, {})
+            result.add_edges("", result_set.names, result_set.deps, result_set)
         return
     target_node = target_table(into.this)
     exclude = {id(target_node)} if target_node is not None else set()
@@ -294,7 +294,7 @@ def _handle_query(expression: exp.Expr, result: _Result, script: ScriptState, li
         return
     temp = bool(into.args.get("temporary")) or script.namer.is_temp_name(fqn)
     temp = temp or is_script_temp(fqn, line, script)
-    rel = None
+    rel: Relation | None = None
     if script.columns:
         # Evaluate the query without its INTO clause.
         into.pop()
@@ -368,14 +368,14 @@ def _handle_multi_insert(
             walker.add_source(source, scope, {}, base)
         else:
             # ``INSERT ALL INTO ... SELECT ...`` (Oracle, Snowflake): the query feeds every INTO.
-            rel = walker.query(source, {})
-            scope.sources["_source"] = rel
-            base.conditions |= rel.conditions
+            shared = walker.query(source, {})
+            scope.sources["_source"] = shared
+            base.conditions |= shared.conditions
     for insert in targets:
         target, columns = _insert_parts(insert, script)
         if target is None:
             continue
-        rel = None
+        rel: Relation | None = None
         if script.columns:
             query = insert.expression
             rel = Relation()
@@ -626,7 +626,9 @@ def _handle_delete(expression: exp.Delete, result: _Result, script: ScriptState,
 
 def _handle_merge(expression: exp.Merge, result: _Result, script: ScriptState, line: int) -> None:
     table = target_table(expression.this)
-    target = script.namer.table(table) if table is not None else None
+    if table is None:
+        return
+    target = script.namer.table(table)
     if target is None:
         return
     temp = _record_write(expression, table, target, result, script)

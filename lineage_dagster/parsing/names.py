@@ -141,7 +141,7 @@ class Namer:
     def _table_part(self, node: exp.Expr) -> str:
         if type(node) is exp.Identifier:
             args = node.args
-            text = args.get("this")
+            text: str = args["this"]
             if self.tables_keep_case:
                 return text
             text = self.name(text, quoted=True) if args.get("quoted") else self._fold(text)
@@ -175,7 +175,7 @@ class Namer:
                 and not (args.get("quoted") or args.get("temporary") or args.get("global_"))
             ):
                 # _table_part inlined for the usual part: an unquoted name.
-                text = args.get("this")
+                text: str = args["this"]
                 name = unquoted.get(text)
                 if name is None:
                     name = unquoted[text] = self.name(text, quoted=False)

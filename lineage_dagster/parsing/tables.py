@@ -49,8 +49,10 @@ def source_tables(node: exp.Expr, script: ScriptState, exclude: set[int]) -> set
                 if name in cte_names and _refers_to_cte(table, name, namer):
                     continue
         parent = table.parent
-        if type(parent) in _KEY_PARENTS and isinstance(
-            parent.parent, (exp.Reference, exp.ForeignKey)
+        if (
+            parent is not None
+            and type(parent) in _KEY_PARENTS
+            and isinstance(parent.parent, (exp.Reference, exp.ForeignKey))
         ):
             continue
         fqn = fqn_of(table)
@@ -147,7 +149,7 @@ def _walk_tables(
             continue
         if role:
             if role == _TABLE:
-                tables.append(current)
+                tables.append(current)  # type: ignore[arg-type]  # the role says it is a Table
                 # Most of a table's arguments are its name's identifiers and its alias:
                 # leaving them out here halves the nodes the walk pops.
                 for value in current.args.values():

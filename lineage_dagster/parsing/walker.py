@@ -209,8 +209,8 @@ class ColumnWalker:
             self._passthrough(source, consumed, rel)
             for field in fields:
                 rel.add(name_of(field.this), dict(name_deps))
-            for name, deps in zip(value_names, value_deps, strict=False):
-                rel.add(name, deps)
+            for name, found_deps in zip(value_names, value_deps, strict=False):
+                rel.add(name, found_deps)
             return rel
         aggregates: list[tuple[str, Deps]] = []
         for aggregate in pivot.expressions:
@@ -227,7 +227,7 @@ class ColumnWalker:
         for column in pivot.args.get("columns") or []:
             name = column.this if isinstance(column, exp.Identifier) else column.name
             matching = [d for a, d in aggregates if a and name.endswith(f"_{a}")]
-            deps: Deps = {}
+            deps = {}
             for agg_deps in matching or [d for _, d in aggregates]:
                 _merge(deps, agg_deps)
             rel.add(name, deps)
