@@ -24,12 +24,29 @@ def feeds(driver: neo4j.Driver) -> set[tuple[str, str]]:
     return {(record["a"], record["b"]) for record in records}
 
 
+# The column lineage as docs/graph-model.md defines it: value edges, plus the condition edges a
+# statement implies (each column it FILTERS_ON, to each column it WRITES_COLUMN, unless it
+# already derives that column's value from it).
+COLUMN_EDGES = """
+MATCH (t:Column)-[r:DERIVES_FROM]->(s:Column)
+RETURN t.id AS t, s.id AS s, r.kind AS k, r.statement_id AS sid
+UNION ALL
+MATCH (t:Column)<-[:WRITES_COLUMN]-(st:Statement)-[:FILTERS_ON]->(s:Column)
+WHERE NOT EXISTS { MATCH (t)-[v:DERIVES_FROM]->(s) WHERE v.statement_id = st.id }
+RETURN t.id AS t, s.id AS s, 'condition' AS k, st.id AS sid
+"""
+
+
+def column_edges(driver: neo4j.Driver) -> list[tuple[str, str, str, str]]:
+    """(target column, source column, kind, statement id) of every column edge, conditions
+    included, once per edge the graph implies (a repeated edge shows twice)."""
+    records, _, _ = driver.execute_query(COLUMN_EDGES)
+    return [(record["t"], record["s"], record["k"], record["sid"]) for record in records]
+
+
 def derives_from(driver: neo4j.Driver) -> set[tuple[str, str, str]]:
-    """(target column, source column, kind) for every DERIVES_FROM edge."""
-    records, _, _ = driver.execute_query(
-        "MATCH (t:Column)-[r:DERIVES_FROM]->(s:Column) RETURN t.id AS t, s.id AS s, r.kind AS k"
-    )
-    return {(record["t"], record["s"], record["k"]) for record in records}
+    """(target column, source column, kind) for every column edge, conditions included."""
+    return {(t, s, k) for t, s, k, _sid in column_edges(driver)}
 
 
 def sql_files(driver: neo4j.Driver) -> dict[str, dict]:

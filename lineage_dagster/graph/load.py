@@ -20,7 +20,12 @@ from lineage_dagster.sources.planning import LoadedFile, group_by_size
 if TYPE_CHECKING:
     from neo4j import ManagedTransaction, Session
 
-    from lineage_dagster.parsing.models import FileLineage, StatementError
+    from lineage_dagster.parsing.models import (
+        ColumnEdge,
+        FileLineage,
+        StatementError,
+        StatementLineage,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -37,21 +42,21 @@ class GraphRows:
 
     files: list[Row] = field(default_factory=list)
     statements: list[Row] = field(default_factory=list)
+    """One per statement, with the tables it ``reads`` and ``writes``."""
     tables: list[Row] = field(default_factory=list)
-    reads: list[Row] = field(default_factory=list)
-    writes: list[Row] = field(default_factory=list)
     feeds: list[Row] = field(default_factory=list)
     columns: list[Row] = field(default_factory=list)
+    statement_columns: list[Row] = field(default_factory=list)
+    """One per statement with column lineage: the columns it ``writes`` and ``filters`` on."""
     derives_from: list[Row] = field(default_factory=list)
 
     def relationship_count(self) -> int:
-        """Relationships the rows describe (CONTAINS and HAS_COLUMN included)."""
+        """Relationships the rows describe (CONTAINS, READS, WRITES, FEEDS, WRITES_COLUMN,
+        FILTERS_ON, DERIVES_FROM)."""
         return (
-            len(self.statements)
-            + len(self.reads)
-            + len(self.writes)
+            sum(1 + len(row["reads"]) + len(row["writes"]) for row in self.statements)
             + len(self.feeds)
-            + len(self.columns)
+            + sum(len(row["writes"]) + len(row["filters"]) for row in self.statement_columns)
             + len(self.derives_from)
         )
 
@@ -65,6 +70,8 @@ class LoadSummary:
     statements: int
     tables: int
     relationships: int
+    query_seconds: dict[str, float] = field(default_factory=dict)
+    """Seconds spent in each step of the transaction (``delete``, ``statements``, ...)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ class LoadReport:
     relationships: int = 0
     transactions: int = 0
     write_seconds: tuple[float, ...] = ()
+    query_seconds: dict[str, float] = field(default_factory=dict)
+    """Seconds per step of the transactions, summed over them."""
     failed_files: tuple[dict[str, Any], ...] = ()
     """Each file or statement that failed: ``{path, line, column, message}``."""
 
@@ -88,12 +97,20 @@ class LoadReport:
 def write_size(lineage: FileLineage) -> int:
     """Roughly how many nodes and relationships a file's lineage writes: the unit that bounds a
     transaction's memory in Neo4j."""
-    return 1 + sum(
+    return 1 + sum(_statement_write_size(stmt) for stmt in lineage.statements)
+
+
+def _statement_write_size(stmt: StatementLineage) -> int:
+    values = sum(edge.kind != "condition" for edge in stmt.column_lineage)
+    conditions = len(stmt.column_lineage) - values
+    # A value edge brings a column node, its WRITES_COLUMN and itself; condition edges are
+    # mostly folded into one FILTERS_ON per source column (see _statement_columns).
+    return (
         1
         + len(stmt.sources) * (1 + len(stmt.targets))
         + len(stmt.targets)
-        + 2 * len(stmt.column_lineage)
-        for stmt in lineage.statements
+        + 3 * values
+        + (conditions // 4)
     )
 
 
@@ -120,8 +137,6 @@ def transform_lineage(
     rows = GraphRows()
     tables: set[str] = set()
     columns: set[str] = set()
-    reads: set[tuple[str, str]] = set()
-    writes: set[tuple[str, str]] = set()
     feeds: set[tuple[str, str, str, str]] = set()
     derives: set[tuple[str, str, str, str, str]] = set()
     for lineage in files:
@@ -158,29 +173,32 @@ def transform_lineage(
                     "error_message": error.message if error else None,
                     "error_line": error.line if error else None,
                     "error_column": error.column if error else None,
+                    "reads": sorted(set(stmt.sources)),
+                    "writes": sorted(set(stmt.targets)),
                 }
             )
             tables.update(stmt.sources, stmt.targets)
-            reads.update((sid, table) for table in stmt.sources)
-            writes.update((sid, table) for table in stmt.targets)
             feeds.update(
                 (source, target, sid, path)
                 for source in stmt.sources
                 for target in stmt.targets
                 if source != target
             )
-            if not stmt.targets:
+            if not stmt.targets or not stmt.column_lineage:
                 continue  # a plain SELECT's columns name its result set, not a table
-            for edge in stmt.column_lineage:
-                columns.update((edge.source, edge.target))
-                derives.add((edge.source, edge.target, edge.kind, sid, path))
+            written, filters, edges = _statement_columns(stmt.column_lineage)
+            rows.statement_columns.append(
+                {"statement_id": sid, "writes": sorted(written), "filters": sorted(filters)}
+            )
+            columns.update(written, filters)
+            columns.update(source for source, _target, _kind in edges)
+            derives.update((source, target, kind, sid, path) for source, target, kind in edges)
     for column in columns:
         tables.add(split_column(column)[0])
     rows.files.sort(key=lambda row: row["path"])
     rows.statements.sort(key=lambda row: row["id"])
     rows.tables.extend({"name": name} for name in sorted(tables))
-    rows.reads.extend({"statement_id": s, "table": t} for s, t in sorted(reads))
-    rows.writes.extend({"statement_id": s, "table": t} for s, t in sorted(writes))
+    rows.statement_columns.sort(key=lambda row: row["statement_id"])
     rows.feeds.extend(
         {"source": s, "target": t, "statement_id": sid, "file": f} for s, t, sid, f in sorted(feeds)
     )
@@ -192,6 +210,31 @@ def transform_lineage(
         for s, t, k, sid, f in sorted(derives)
     )
     return rows
+
+
+def _statement_columns(
+    edges: Iterable[ColumnEdge],
+) -> tuple[set[str], set[str], set[tuple[str, str, str]]]:
+    """The columns a statement writes, the columns its conditions read, and the DERIVES_FROM
+    edges to store.
+
+    A condition (a filter, join or grouping column) limits the rows of every column the
+    statement writes, so the extractor gives each an edge to every target column, except where
+    the statement already derives that target's value from it. Those edges are implied by
+    ``WRITES_COLUMN`` x ``FILTERS_ON`` and are not stored; a statement whose condition edges are
+    not exactly that product keeps them as explicit ``condition`` edges instead, so no
+    lineage is ever lost.
+    """
+    unique = dict.fromkeys((edge.source, edge.target, edge.kind) for edge in edges)
+    written = {target for _source, target, _kind in unique}
+    values = {(s, t, k) for s, t, k in unique if k != "condition"}
+    conditions = {(s, t) for s, t, k in unique if k == "condition"}
+    filters = {source for source, _target in conditions}
+    derived = {(s, t) for s, t, _kind in values}
+    implied = {(s, t) for s in filters for t in written if (s, t) not in derived}
+    if implied == conditions:
+        return written, filters, values
+    return written, set(), set(unique)
 
 
 def _failed_file_row(path: str, error: StatementError, extractor_version: str | None) -> Row:
@@ -278,15 +321,27 @@ def load_files(
         relationships=sum(s.relationships for s in summaries),
         transactions=len(summaries),
         write_seconds=tuple(seconds),
+        query_seconds={
+            step: sum(summary.query_seconds.get(step, 0.0) for summary in summaries)
+            for step in dict.fromkeys(k for summary in summaries for k in summary.query_seconds)
+        },
         failed_files=tuple(failed_files(items)),
     )
 
 
 def ensure_constraints(session: Session) -> None:
-    """Create the uniqueness constraints and edge indexes every MERGE relies on (idempotent)."""
+    """Create the constraints and indexes every MERGE relies on, and bring a graph written by an
+    earlier version to the current model (both idempotent)."""
     for statement in queries.SCHEMA_STATEMENTS:
         # Managed transactions, so the driver retries them through a short outage.
         session.execute_write(_run_schema_statement, statement)
+    if session.execute_read(lambda tx: tx.run(queries.OLD_MODEL_PRESENT).single(strict=True)[0]):
+        logger.warning(
+            "Moving the lineage graph to the current model (HAS_COLUMN -> WRITES_COLUMN)"
+        )
+        # CALL ... IN TRANSACTIONS runs only in auto-commit transactions.
+        session.run(queries.MIGRATE_WRITES_COLUMN).consume()  # type: ignore[arg-type]
+        session.run(queries.MIGRATE_DROP_HAS_COLUMN).consume()  # type: ignore[arg-type]
 
 
 def _run_schema_statement(tx: ManagedTransaction, statement: str) -> None:
@@ -337,26 +392,32 @@ def sync_files(
     replaced = [row["path"] for row in rows.files]
     deleted = sorted(set(deleted_paths) - set(replaced))
 
+    seconds: dict[str, float] = {}
+
     def work(tx: ManagedTransaction) -> None:
+        seconds.clear()  # a retried transaction starts over
+        clock = time.perf_counter()
         stale_tables, stale_columns = _delete_lineage(tx, [*replaced, *deleted], chunk)
         if deleted:
             tx.run(queries.DELETE_FILES, paths=deleted).consume()
-        for query, query_rows in (
-            (queries.MERGE_FILES, rows.files),
-            (queries.MERGE_TABLES, rows.tables),
-            (queries.CREATE_STATEMENTS, rows.statements),
-            (queries.CREATE_READS, rows.reads),
-            (queries.CREATE_WRITES, rows.writes),
-            (queries.CREATE_FEEDS, rows.feeds),
-            (queries.MERGE_COLUMNS, rows.columns),
-            (queries.CREATE_DERIVES_FROM, rows.derives_from),
+        clock = _lap(seconds, "delete", clock)
+        for step, query, query_rows in (
+            ("files", queries.MERGE_FILES, rows.files),
+            ("tables", queries.MERGE_TABLES, rows.tables),
+            ("statements", queries.CREATE_STATEMENTS, rows.statements),
+            ("feeds", queries.CREATE_FEEDS, rows.feeds),
+            ("columns", queries.MERGE_COLUMNS, rows.columns),
+            ("statement_columns", queries.CREATE_STATEMENT_COLUMNS, rows.statement_columns),
+            ("derives_from", queries.CREATE_DERIVES_FROM, rows.derives_from),
         ):
             for part in _chunks(query_rows, chunk):
                 tx.run(query, rows=part).consume()
+            clock = _lap(seconds, step, clock)
         for ids in _chunks(sorted(stale_columns), chunk):
             tx.run(queries.CLEANUP_COLUMNS, ids=ids).consume()
         for names in _chunks(sorted(stale_tables), chunk):
             tx.run(queries.CLEANUP_TABLES, names=names).consume()
+        _lap(seconds, "cleanup", clock)
 
     session.execute_write(work)
     logger.debug("Loaded %d files, removed %d", len(replaced), len(deleted))
@@ -366,20 +427,30 @@ def sync_files(
         statements=len(rows.statements),
         tables=len(rows.tables),
         relationships=rows.relationship_count(),
+        query_seconds=dict(seconds),
     )
+
+
+def _lap(seconds: dict[str, float], step: str, started: float) -> float:
+    now = time.perf_counter()
+    seconds[step] = seconds.get(step, 0.0) + now - started
+    return now
 
 
 def _delete_lineage(
     tx: ManagedTransaction, paths: list[str], chunk: int
 ) -> tuple[set[str], set[str]]:
-    """Delete the statements and lineage edges of ``paths``; return tables/columns to re-check."""
+    """Delete the statements and lineage edges of ``paths``; return tables/columns to re-check.
+
+    Edges are found from the files' statements, so they go first, then the statements.
+    """
     tables: set[str] = set()
     columns: set[str] = set()
     for part in _chunks(paths, chunk):
+        tx.run(queries.DELETE_FEEDS, paths=part).consume()
+        columns.update(r["column"] for r in tx.run(queries.DELETE_DERIVES_FROM, paths=part))
         for record in tx.run(queries.DELETE_STATEMENTS, paths=part):
             tables.update(record["tables"])
-        tx.run(queries.DELETE_FEEDS, paths=part).consume()
-        for record in tx.run(queries.DELETE_DERIVES_FROM, paths=part):
             columns.update(record["columns"])
     tables.update(split_column(column)[0] for column in columns)
     return tables, columns

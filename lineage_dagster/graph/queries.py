@@ -13,31 +13,65 @@ SCHEMA_STATEMENTS: tuple[str, ...] = (
     "CREATE CONSTRAINT table_name IF NOT EXISTS FOR (n:Table) REQUIRE n.name IS UNIQUE",
     "CREATE CONSTRAINT column_id IF NOT EXISTS FOR (n:Column) REQUIRE n.id IS UNIQUE",
     "CREATE INDEX sql_file_partition IF NOT EXISTS FOR (n:SqlFile) ON (n.partition)",
-    # Replacing a file's lineage finds its edges by file; without these it scans every edge.
-    "CREATE INDEX feeds_file IF NOT EXISTS FOR ()-[r:FEEDS]-() ON (r.file)",
-    "CREATE INDEX derives_from_file IF NOT EXISTS FOR ()-[r:DERIVES_FROM]-() ON (r.file)",
+    # A table's columns are found by this property (there is no HAS_COLUMN relationship).
+    "CREATE INDEX column_table IF NOT EXISTS FOR (n:Column) ON (n.table)",
+    # Earlier versions indexed FEEDS.file and DERIVES_FROM.file; every CREATE of those types
+    # paid for it. A file's edges are now found from its statements instead.
+    "DROP INDEX feeds_file IF EXISTS",
+    "DROP INDEX derives_from_file IF EXISTS",
 )
 
-DELETE_STATEMENTS = """
-UNWIND $paths AS path
-MATCH (:SqlFile {path: path})-[:CONTAINS]->(s:Statement)
-OPTIONAL MATCH (s)-[:READS|WRITES]->(t:Table)
-WITH s, collect(t.name) AS tables
-DETACH DELETE s
-RETURN tables
+# Graphs written before WRITES_COLUMN existed had HAS_COLUMN instead. Their condition edges stay
+# explicit DERIVES_FROM edges (readers take both forms) until their files are loaded again.
+OLD_MODEL_PRESENT = "RETURN EXISTS { MATCH ()-[:HAS_COLUMN]->() } AS present"
+
+MIGRATE_WRITES_COLUMN = """
+MATCH (target:Column)-[r:DERIVES_FROM]->()
+WITH DISTINCT target, r.statement_id AS statement_id
+CALL (target, statement_id) {
+    MATCH (s:Statement {id: statement_id})
+    MERGE (s)-[:WRITES_COLUMN]->(target)
+} IN TRANSACTIONS OF 10000 ROWS
 """
 
+MIGRATE_DROP_HAS_COLUMN = """
+MATCH ()-[r:HAS_COLUMN]->()
+CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS
+"""
+
+# A file's lineage edges hang off its statements: FEEDS into the tables a statement WRITES and
+# DERIVES_FROM out of the columns it WRITES_COLUMN, each carrying the statement's id. They are
+# deleted before the statements (DETACH DELETE then removes CONTAINS, READS, WRITES,
+# WRITES_COLUMN and FILTERS_ON).
 DELETE_FEEDS = """
 UNWIND $paths AS path
-MATCH ()-[r:FEEDS {file: path}]->()
+MATCH (:SqlFile {path: path})-[:CONTAINS]->(s:Statement)-[:WRITES]->(:Table)<-[r:FEEDS]-()
+WHERE r.statement_id = s.id
 DELETE r
 """
 
 DELETE_DERIVES_FROM = """
 UNWIND $paths AS path
-MATCH (target:Column)-[r:DERIVES_FROM {file: path}]->(source:Column)
+MATCH (:SqlFile {path: path})-[:CONTAINS]->(s:Statement)-[:WRITES_COLUMN]->(target:Column)
+MATCH (target)-[r:DERIVES_FROM]->(source:Column)
+WHERE r.statement_id = s.id
 DELETE r
-RETURN [target.id, source.id] AS columns
+RETURN source.id AS column
+"""
+
+DELETE_STATEMENTS = """
+UNWIND $paths AS path
+MATCH (:SqlFile {path: path})-[:CONTAINS]->(s:Statement)
+CALL (s) {
+    OPTIONAL MATCH (s)-[:READS|WRITES]->(t:Table)
+    RETURN collect(DISTINCT t.name) AS tables
+}
+CALL (s) {
+    OPTIONAL MATCH (s)-[:WRITES_COLUMN|FILTERS_ON]->(c:Column)
+    RETURN collect(DISTINCT c.id) AS columns
+}
+DETACH DELETE s
+RETURN tables, columns
 """
 
 DELETE_FILES = """
@@ -49,14 +83,14 @@ DETACH DELETE f
 CLEANUP_COLUMNS = """
 UNWIND $ids AS id
 MATCH (c:Column {id: id})
-WHERE NOT (c)-[:DERIVES_FROM]-()
-DETACH DELETE c
+WHERE NOT (c)-[:DERIVES_FROM]-() AND NOT (c)<-[:WRITES_COLUMN|FILTERS_ON]-()
+DELETE c
 """
 
 CLEANUP_TABLES = """
 UNWIND $names AS name
 MATCH (t:Table {name: name})
-WHERE NOT (t)<-[:READS|WRITES]-(:Statement) AND NOT (t)-[:HAS_COLUMN]->()
+WHERE NOT (t)<-[:READS|WRITES]-(:Statement) AND NOT EXISTS { MATCH (:Column {table: name}) }
 DETACH DELETE t
 """
 
@@ -85,10 +119,17 @@ UNWIND $rows AS row
 MERGE (:Table {name: row.name})
 """
 
+MERGE_COLUMNS = """
+UNWIND $rows AS row
+MERGE (c:Column {id: row.id})
+ON CREATE SET c.name = row.name, c.table = row.table
+"""
+
+# One row per statement: the statement node and its table edges in one lookup of the file.
 CREATE_STATEMENTS = """
 UNWIND $rows AS row
 MATCH (f:SqlFile {path: row.path})
-CREATE (f)-[:CONTAINS]->(:Statement {
+CREATE (f)-[:CONTAINS]->(s:Statement {
     id: row.id,
     file: row.path,
     index: row.index,
@@ -98,20 +139,17 @@ CREATE (f)-[:CONTAINS]->(:Statement {
     error_line: row.error_line,
     error_column: row.error_column
 })
-"""
-
-CREATE_READS = """
-UNWIND $rows AS row
-MATCH (s:Statement {id: row.statement_id})
-MATCH (t:Table {name: row.table})
-CREATE (s)-[:READS]->(t)
-"""
-
-CREATE_WRITES = """
-UNWIND $rows AS row
-MATCH (s:Statement {id: row.statement_id})
-MATCH (t:Table {name: row.table})
-CREATE (s)-[:WRITES]->(t)
+WITH s, row
+CALL (s, row) {
+    UNWIND row.reads AS name
+    MATCH (t:Table {name: name})
+    CREATE (s)-[:READS]->(t)
+}
+CALL (s, row) {
+    UNWIND row.writes AS name
+    MATCH (t:Table {name: name})
+    CREATE (s)-[:WRITES]->(t)
+}
 """
 
 CREATE_FEEDS = """
@@ -121,12 +159,20 @@ MATCH (target:Table {name: row.target})
 CREATE (source)-[:FEEDS {statement_id: row.statement_id, file: row.file}]->(target)
 """
 
-MERGE_COLUMNS = """
+# One row per statement with columns: the columns it writes, the columns its conditions read.
+CREATE_STATEMENT_COLUMNS = """
 UNWIND $rows AS row
-MATCH (t:Table {name: row.table})
-MERGE (c:Column {id: row.id})
-ON CREATE SET c.name = row.name, c.table = row.table
-MERGE (t)-[:HAS_COLUMN]->(c)
+MATCH (s:Statement {id: row.statement_id})
+CALL (s, row) {
+    UNWIND row.writes AS id
+    MATCH (c:Column {id: id})
+    CREATE (s)-[:WRITES_COLUMN]->(c)
+}
+CALL (s, row) {
+    UNWIND row.filters AS id
+    MATCH (c:Column {id: id})
+    CREATE (s)-[:FILTERS_ON]->(c)
+}
 """
 
 CREATE_DERIVES_FROM = """
@@ -162,7 +208,7 @@ RETURN c.id AS id
 """
 
 GET_TABLE_COLUMN_NAMES = """
-MATCH (:Table {name: $table})-[:HAS_COLUMN]->(c:Column)
+MATCH (c:Column {table: $table})
 RETURN c.name AS name
 """
 
@@ -182,18 +228,35 @@ RETURN source.name AS source, target.name AS target, r.statement_id AS statement
        r.file AS file, s.line AS line, null AS kind
 """
 
+# Column steps return the value edges (DERIVES_FROM) and the condition edges a statement implies:
+# each column it FILTERS_ON can change the rows of each column it WRITES_COLUMN, except where
+# the same statement already derives that column's value from it.
 COLUMN_UPSTREAM_STEP = """
 UNWIND $keys AS key
-MATCH (target:Column {id: key})-[r:DERIVES_FROM]->(source:Column)
-OPTIONAL MATCH (s:Statement {id: r.statement_id})
-RETURN source.id AS source, target.id AS target, r.statement_id AS statement_id,
-       r.file AS file, s.line AS line, r.kind AS kind
+MATCH (target:Column {id: key})
+CALL (target) {
+    MATCH (target)-[r:DERIVES_FROM]->(source:Column)
+    RETURN source, r.statement_id AS statement_id, r.file AS file, r.kind AS kind
+    UNION
+    MATCH (target)<-[:WRITES_COLUMN]-(s:Statement)-[:FILTERS_ON]->(source:Column)
+    WHERE NOT EXISTS { MATCH (target)-[v:DERIVES_FROM]->(source) WHERE v.statement_id = s.id }
+    RETURN source, s.id AS statement_id, s.file AS file, 'condition' AS kind
+}
+OPTIONAL MATCH (s:Statement {id: statement_id})
+RETURN source.id AS source, target.id AS target, statement_id, file, s.line AS line, kind
 """
 
 COLUMN_DOWNSTREAM_STEP = """
 UNWIND $keys AS key
-MATCH (target:Column)-[r:DERIVES_FROM]->(source:Column {id: key})
-OPTIONAL MATCH (s:Statement {id: r.statement_id})
-RETURN source.id AS source, target.id AS target, r.statement_id AS statement_id,
-       r.file AS file, s.line AS line, r.kind AS kind
+MATCH (source:Column {id: key})
+CALL (source) {
+    MATCH (target:Column)-[r:DERIVES_FROM]->(source)
+    RETURN target, r.statement_id AS statement_id, r.file AS file, r.kind AS kind
+    UNION
+    MATCH (source)<-[:FILTERS_ON]-(s:Statement)-[:WRITES_COLUMN]->(target:Column)
+    WHERE NOT EXISTS { MATCH (target)-[v:DERIVES_FROM]->(source) WHERE v.statement_id = s.id }
+    RETURN target, s.id AS statement_id, s.file AS file, 'condition' AS kind
+}
+OPTIONAL MATCH (s:Statement {id: statement_id})
+RETURN source.id AS source, target.id AS target, statement_id, file, s.line AS line, kind
 """

@@ -97,7 +97,8 @@ NEO4J_WRITE_DURATION = MetricSpec(
 NEO4J_RELATIONSHIPS = MetricSpec(
     "lineage_neo4j_relationships_written_total",
     "counter",
-    "Relationships written to Neo4j (CONTAINS, READS, WRITES, FEEDS, HAS_COLUMN, DERIVES_FROM).",
+    "Relationships written to Neo4j (CONTAINS, READS, WRITES, FEEDS, WRITES_COLUMN, FILTERS_ON, "
+    "DERIVES_FROM).",
 )
 FILES_DELETED = MetricSpec(
     "lineage_files_deleted_total", "counter", "Files whose lineage was removed from the graph."

@@ -96,6 +96,10 @@ def duplicates(driver: "neo4j.Driver") -> dict[str, list]:
             "MATCH (t:Column)-[r:DERIVES_FROM]->(s:Column) "
             "WITH [s.id, t.id, r.statement_id] AS key, count(*) AS n WHERE n > 1 RETURN key"
         ),
+        "statement_columns": (
+            "MATCH (s:Statement)-[r:WRITES_COLUMN|FILTERS_ON]->(c:Column) "
+            "WITH [s.id, type(r), c.id] AS key, count(*) AS n WHERE n > 1 RETURN key"
+        ),
     }
     return {
         name: [record["key"] for record in driver.execute_query(query)[0]]

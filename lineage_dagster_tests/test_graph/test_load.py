@@ -30,7 +30,8 @@ def test_feeds_are_sources_times_targets_per_statement():
     ]
     assert {r["statement_id"] for r in rows.feeds} == {"risk/a.sql#0"}
     # A self-feed is recorded as READS + WRITES of the statement, not as a FEEDS loop.
-    assert {r["table"] for r in rows.reads if r["statement_id"].endswith("#1")} == {"s.c"}
+    second = next(r for r in rows.statements if r["id"].endswith("#1"))
+    assert (second["reads"], second["writes"]) == (["s.c"], ["s.c"])
     assert [r["name"] for r in rows.tables] == ["s.a", "s.b", "s.c", "s.d"]
 
 
@@ -53,11 +54,49 @@ def test_column_edges_create_columns_and_their_tables():
     rows = transform_lineage([lineage])
     assert [r["id"] for r in rows.columns] == ["s.a.x", "s.b.y", "s.z.k"]
     assert {r["name"] for r in rows.tables} == {"s.a", "s.b", "s.z"}
+    # The condition is folded into the statement's FILTERS_ON: only the value edge is stored.
     assert [(r["target"], r["source"], r["kind"]) for r in rows.derives_from] == [
         ("s.b.y", "s.a.x", "direct"),
-        ("s.b.y", "s.z.k", "condition"),
+    ]
+    assert rows.statement_columns == [
+        {"statement_id": "f.sql#0", "writes": ["s.b.y"], "filters": ["s.z.k"]}
     ]
     assert all(r["file"] == "f.sql" for r in rows.derives_from)
+
+
+def _conditions(*edges: ColumnEdge) -> tuple[list, list]:
+    lineage = _file(
+        "f.sql",
+        StatementLineage(0, 1, "INSERT", sources=("s.a",), targets=("s.t",), column_lineage=edges),
+    )
+    rows = transform_lineage([lineage])
+    stored = [(r["source"], r["target"], r["kind"]) for r in rows.derives_from]
+    return stored, rows.statement_columns
+
+
+def test_conditions_fold_when_they_reach_every_written_column():
+    stored, statement_columns = _conditions(
+        ColumnEdge("s.a.x", "s.t.x", "direct"),
+        ColumnEdge("s.a.y", "s.t.y", "expression"),
+        ColumnEdge("s.a.d", "s.t.x", "condition"),
+        ColumnEdge("s.a.d", "s.t.y", "condition"),
+        # The filter column is also copied to s.t.x: no condition edge for that pair.
+        ColumnEdge("s.a.x", "s.t.y", "condition"),
+    )
+    assert stored == [("s.a.x", "s.t.x", "direct"), ("s.a.y", "s.t.y", "expression")]
+    assert statement_columns[0]["writes"] == ["s.t.x", "s.t.y"]
+    assert statement_columns[0]["filters"] == ["s.a.d", "s.a.x"]
+
+
+def test_conditions_that_are_not_a_full_product_stay_explicit():
+    stored, statement_columns = _conditions(
+        ColumnEdge("s.a.x", "s.t.x", "direct"),
+        ColumnEdge("s.a.y", "s.t.y", "direct"),
+        ColumnEdge("s.a.d", "s.t.x", "condition"),  # not to s.t.y: folding would invent it
+    )
+    assert ("s.a.d", "s.t.x", "condition") in stored
+    assert len(stored) == 3
+    assert statement_columns[0]["filters"] == []
 
 
 def test_statement_errors_and_failed_files_are_recorded_on_the_file():
@@ -106,5 +145,5 @@ def test_a_plain_selects_result_columns_are_not_graph_columns():
     )
     rows = transform_lineage([lineage])
     assert rows.columns == [] and rows.derives_from == []
-    assert [r["table"] for r in rows.reads] == ["s.a"]
+    assert rows.statements[0]["reads"] == ["s.a"]
     assert [r["name"] for r in rows.tables] == ["s.a"]

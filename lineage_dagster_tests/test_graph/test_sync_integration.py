@@ -75,7 +75,8 @@ def test_loads_the_exact_graph(session, empty_graph):
         ("risk.var.exposure", "market.prices.px", "expression"),
     }
     assert count(empty_graph, "(:SqlFile)-[:CONTAINS]->(:Statement)") == 2
-    assert count(empty_graph, "(:Table)-[:HAS_COLUMN]->(:Column)") == 3
+    assert count(empty_graph, "(:Column)") == 3
+    assert count(empty_graph, "(:Statement)-[:WRITES_COLUMN]->(:Column {table: 'risk.var'})") == 1
     loaded = get_loaded_files(session, "risk")
     assert set(loaded) == {"risk/var.sql"}
     assert loaded["risk/var.sql"].extractor_version == "v1"
