@@ -102,6 +102,11 @@ class ParseCache:
             return None
         return replace(lineage_from_dict(orjson.loads(row[0])), path=path)
 
+    def contains(self, key: str) -> bool:
+        """Whether ``key`` has an entry."""
+        row = self._connection.execute("SELECT 1 FROM lineage WHERE key = ?", (key,)).fetchone()
+        return row is not None
+
     def put(self, key: str, lineage: FileLineage) -> None:
         """Store ``lineage`` (without its path) under ``key``."""
         value = orjson.dumps(replace(lineage, path=None).to_dict())

@@ -96,6 +96,37 @@ def plan_batches(files: Sequence[SourceFile], batch_count: int) -> list[ParseBat
     ]
 
 
+def plan_parse_batches(
+    files: Sequence[SourceFile],
+    cached: Iterable[str] = (),
+    *,
+    max_batches: int,
+    min_batch_bytes: int,
+) -> list[ParseBatch]:
+    """The parse steps of a run: files whose lineage is cached travel in one batch (reading the
+    cache is cheap), the others in size-balanced batches of at least ``min_batch_bytes``, at
+    most ``max_batches`` of them.
+
+    A step process costs a fraction of a second to start, so a small partition gets one or two
+    batches, not one per worker slot.
+
+    >>> files = [SourceFile(p, 400, 0, p) for p in "abcdef"]
+    >>> [b.paths for b in plan_parse_batches(files, {"e", "f"}, max_batches=6,
+    ...                                      min_batch_bytes=800)]
+    [('a', 'c'), ('b', 'd'), ('e', 'f')]
+    """
+    hits = set(cached)
+    misses = [file for file in files if file.path not in hits]
+    total = sum(file.size for file in misses)
+    count = min(max_batches, max(1, -(-total // max(1, min_batch_bytes))))
+    batches = plan_batches(misses, count)
+    cached_files = tuple(sorted((f for f in files if f.path in hits), key=lambda f: f.path))
+    if cached_files:
+        size = sum(file.size for file in cached_files)
+        batches.append(ParseBatch(index=len(batches), files=cached_files, size=size))
+    return batches
+
+
 def group_by_size(sizes: Sequence[int], *, max_items: int, max_size: int) -> list[range]:
     """Consecutive groups of at most ``max_items`` items and ``max_size`` total size.
 

@@ -60,6 +60,12 @@ class SourceParser:
         """The dialect configured for a file: its longest folder prefix's, else the default."""
         return self.dialects.dialect_for(relative_path) or self.default_dialect
 
+    def is_cached(self, relative_path: str, sha256: str) -> bool:
+        """Whether the lineage of this content is in the cache (a parse would not read it)."""
+        return self.cache is not None and self.cache.contains(
+            self._key(sha256, self.dialect_for(relative_path))
+        )
+
     def parse(
         self, relative_path: str, sha256: str = "", *, use_cache: bool = True
     ) -> tuple[FileLineage, bool]:

@@ -3,7 +3,13 @@
 import pytest
 
 from lineage_dagster.sources.files import SourceFile
-from lineage_dagster.sources.planning import LoadedFile, diff_files, group_by_size, plan_batches
+from lineage_dagster.sources.planning import (
+    LoadedFile,
+    diff_files,
+    group_by_size,
+    plan_batches,
+    plan_parse_batches,
+)
 
 
 def _src(path: str, sha: str = "s", size: int = 10) -> SourceFile:
@@ -66,3 +72,19 @@ def test_transaction_groups_cover_items_in_order_within_bounds(sizes, max_items,
         assert len(group) <= max_items
         total = sum(sizes[i] for i in group)
         assert total <= max_size or len(group) == 1  # only a single oversized file may exceed
+
+
+def test_small_partitions_get_few_parse_steps_and_cache_hits_one():
+    files = [_src(f"r/{i:02d}.sql", size=100_000) for i in range(20)]  # 2 MB to parse
+    plan = plan_parse_batches(files, max_batches=6, min_batch_bytes=512_000)
+    assert len(plan) == 4  # 2 MB in batches of at least 512 KB, not one per worker slot
+    assert sorted(p for b in plan for p in b.paths) == [f.path for f in files]
+    one = plan_parse_batches(files[:3], max_batches=6, min_batch_bytes=512_000)
+    assert [len(b.paths) for b in one] == [3]
+    big = plan_parse_batches(files, max_batches=3, min_batch_bytes=1)
+    assert len(big) == 3
+    cached = {f.path for f in files[5:]}
+    mixed = plan_parse_batches(files, cached, max_batches=6, min_batch_bytes=512_000)
+    assert set(mixed[-1].paths) == cached  # every hit in the last batch
+    assert [len(b.paths) for b in mixed[:-1]] == [5]  # 500 KB of misses: one batch
+    assert plan_parse_batches([], max_batches=6, min_batch_bytes=1) == []

@@ -95,3 +95,11 @@ def test_one_dialect_mapping_with_canonical_names(tmp_path: Path):
     assert parser.dialect_for("risk/var.sql") == "tsql"
     assert parser.dialect_for("finance/gl/balances.sql") == "oracle"
     assert parser.dialect_for("regulatory/lcr.sql") == "postgres"
+
+
+def test_the_plan_can_ask_whether_a_file_is_cached(parser: SourceParser, reads: list[str]):
+    assert parser.is_cached("risk/a.sql", sha256_bytes(SQL)) is False
+    parser.parse("risk/a.sql", sha256_bytes(SQL))
+    assert parser.is_cached("risk/a.sql", sha256_bytes(SQL)) is True
+    assert parser.is_cached("risk/a.sql", "another digest") is False
+    assert reads == ["risk/a.sql"]  # asking reads nothing
