@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lineage_dagster.sources.files import SourceFile
 
@@ -108,7 +108,8 @@ def plan_parse_batches(
     most ``max_batches`` of them.
 
     A step process costs a fraction of a second to start, so a small partition gets one or two
-    batches, not one per worker slot.
+    batches, not one per worker slot. Files with the same content go to the same batch, after
+    the first of them, so it is parsed once and the others are cache hits.
 
     >>> files = [SourceFile(p, 400, 0, p) for p in "abcdef"]
     >>> [b.paths for b in plan_parse_batches(files, {"e", "f"}, max_batches=6,
@@ -116,10 +117,20 @@ def plan_parse_batches(
     [('a', 'c'), ('b', 'd'), ('e', 'f')]
     """
     hits = set(cached)
-    misses = [file for file in files if file.path not in hits]
-    total = sum(file.size for file in misses)
+    copies: dict[str, list[SourceFile]] = {}
+    for file in files:
+        if file.path not in hits:
+            copies.setdefault(file.sha256 or file.path, []).append(file)
+    firsts = [group[0] for group in copies.values()]
+    total = sum(file.size for file in firsts)
     count = min(max_batches, max(1, -(-total // max(1, min_batch_bytes))))
-    batches = plan_batches(misses, count)
+    batches = [
+        replace(
+            batch,
+            files=tuple(f for first in batch.files for f in copies[first.sha256 or first.path]),
+        )
+        for batch in plan_batches(firsts, count)
+    ]
     cached_files = tuple(sorted((f for f in files if f.path in hits), key=lambda f: f.path))
     if cached_files:
         size = sum(file.size for file in cached_files)

@@ -240,8 +240,14 @@ class _Writer:
         return statements
 
 
-def write_corpus(root: Path, files: int = 1000, seed: int = 0) -> list[Path]:
+def write_corpus(
+    root: Path, files: int = 1000, seed: int = 0, *, copies: float = 0.0
+) -> list[Path]:
     """Write ``files`` SQL scripts under ``root``; return their paths, sorted.
+
+    ``copies`` is the share of files that repeat an earlier file's content under another name
+    and folder, as copied and regenerated scripts do in real repositories (whose parse cache
+    hit rate on a first load is 25-40%).
 
     >>> import tempfile
     >>> paths = write_corpus(Path(tempfile.mkdtemp()), files=5)
@@ -251,17 +257,28 @@ def write_corpus(root: Path, files: int = 1000, seed: int = 0) -> list[Path]:
     rng = random.Random(seed)
     root = Path(root)
     paths: list[Path] = []
+    # A separate generator decides the copies, so the original files stay the same for a seed.
+    copier = random.Random(seed + 1)
+    contents: list[str] = []
     for i in range(files):
         folder = "" if i % 50 == 49 else FOLDERS[rng.randrange(len(FOLDERS))]
-        dialect = DIALECTS[rng.randrange(len(DIALECTS))]
-        writer = _Writer(rng, dialect, folder)
-        statements = writer.script()
-        separator = "\nGO\n" if dialect == "tsql" and rng.random() < 0.5 else ";\n\n"
-        body = separator.join(statements) + (";\n" if separator.startswith(";") else "\nGO\n")
-        header = f"-- dialect: {dialect}\n-- job: {folder or 'core'}_{i:04d}\n"
         directory = root / folder if folder else root
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{folder or 'core'}_{i:04d}.sql"
-        path.write_text(header + body, encoding="utf-8")
+        if contents and copier.random() < copies:
+            text = contents[copier.randrange(len(contents))]
+        else:
+            text = _script(rng, folder, i)
+            contents.append(text)
+        path.write_text(text, encoding="utf-8")
         paths.append(path)
     return sorted(paths)
+
+
+def _script(rng: random.Random, folder: str, index: int) -> str:
+    dialect = DIALECTS[rng.randrange(len(DIALECTS))]
+    statements = _Writer(rng, dialect, folder).script()
+    separator = "\nGO\n" if dialect == "tsql" and rng.random() < 0.5 else ";\n\n"
+    body = separator.join(statements) + (";\n" if separator.startswith(";") else "\nGO\n")
+    header = f"-- dialect: {dialect}\n-- job: {folder or 'core'}_{index:04d}\n"
+    return header + body

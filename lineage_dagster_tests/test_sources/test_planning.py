@@ -75,7 +75,7 @@ def test_transaction_groups_cover_items_in_order_within_bounds(sizes, max_items,
 
 
 def test_small_partitions_get_few_parse_steps_and_cache_hits_one():
-    files = [_src(f"r/{i:02d}.sql", size=100_000) for i in range(20)]  # 2 MB to parse
+    files = [_src(f"r/{i:02d}.sql", sha=str(i), size=100_000) for i in range(20)]  # 2 MB
     plan = plan_parse_batches(files, max_batches=6, min_batch_bytes=512_000)
     assert len(plan) == 4  # 2 MB in batches of at least 512 KB, not one per worker slot
     assert sorted(p for b in plan for p in b.paths) == [f.path for f in files]
@@ -88,3 +88,12 @@ def test_small_partitions_get_few_parse_steps_and_cache_hits_one():
     assert set(mixed[-1].paths) == cached  # every hit in the last batch
     assert [len(b.paths) for b in mixed[:-1]] == [5]  # 500 KB of misses: one batch
     assert plan_parse_batches([], max_batches=6, min_batch_bytes=1) == []
+
+
+def test_copies_of_a_file_share_its_batch_after_it():
+    files = [_src(f"r/{i}.sql", sha=f"s{i}", size=300_000) for i in range(4)]
+    files += [_src("x/copy0.sql", sha="s0", size=300_000), _src("y/copy0.sql", sha="s0")]
+    plan = plan_parse_batches(files, max_batches=6, min_batch_bytes=300_000)
+    assert len(plan) == 4  # four distinct contents to parse
+    [batch] = [b for b in plan if "r/0.sql" in b.paths]
+    assert batch.paths == ("r/0.sql", "x/copy0.sql", "y/copy0.sql")

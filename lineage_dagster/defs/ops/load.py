@@ -76,6 +76,7 @@ def load_lineage(
     metadata: dict[str, Any] = {
         **totals,
         "files_failed": report.files_failed,
+        "neo4j_write_seconds": round(sum(report.write_seconds), 3),
         "cache_hits": sum(batch.cache_hits for batch in parsed),
         "cache_misses": sum(batch.cache_misses for batch in parsed),
         "failed_files": dg.MetadataValue.json(list(report.failed_files)),
