@@ -2,9 +2,12 @@
 repositories), side by side in one run on a real Dagster instance and a real Neo4j:
 
 * all flags on, cold (empty parse cache, empty graph) and warm (every file a cache hit, graph
-  wiped), against all flags off (the plain baseline path);
+  wiped), against all flags off (the plain baseline path); partitions one after another;
 * the extraction CPU time of the same corpus, so the pipeline's overhead is a ratio;
 * the cache hit rate of the cold run and the Neo4j write rate of each.
+
+Neo4j first loads and wipes a small corpus untimed, so its query plans are compiled, as on a
+server that has been running (a fresh database compiles each query shape on first use).
 
 Run with ``pytest -m benchmark -s -k ingest_benchmark``. Prints a table; asserts only that every
 configuration built the same graph."""
@@ -16,7 +19,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from lineage_dagster.parsing import extract_file
+from lineage_dagster.parsing import extract_file, tune_gc_for_parsing
 from lineage_dagster.sources.files import list_partitions
 from lineage_dagster_tests.benchmarks.corpus import write_corpus
 from lineage_dagster_tests.graph_helpers import count, graph_snapshot, wipe_graph
@@ -35,10 +38,25 @@ RUNS = (  # name, flags, parallel; the warm run reuses the cache the cold run fi
 
 
 def _extraction_cpu_seconds(paths: list[Path]) -> float:
-    started = time.process_time()
-    for path in paths:
-        extract_file(path)
-    return time.process_time() - started
+    """CPU time to extract every file once, as a parse step does it (collector tuned), best of
+    two passes."""
+    tune_gc_for_parsing()
+    best = float("inf")
+    for _ in range(2):
+        started = time.process_time()
+        for path in paths:
+            extract_file(path)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def _ingest_all(instance, root: Path, partitions: list[str], flags, parallel, cache) -> list:
+    def one(partition: str) -> dict:
+        run = ingest(instance, root, partition, flags=flags, parallel=parallel, cache_path=cache)
+        assert run.success, run.step_failures
+        return run.load_metadata
+
+    return [one(partition) for partition in partitions]
 
 
 def test_ingest_all_flags_on_vs_off(tmp_path: Path, neo4j_env, neo4j_driver) -> None:
@@ -49,18 +67,15 @@ def test_ingest_all_flags_on_vs_off(tmp_path: Path, neo4j_env, neo4j_driver) -> 
     home = tmp_path / "dagster_home"
     home.mkdir()
     rows, snapshots = [], {}
+    warm_up = tmp_path / "warm_up"
+    write_corpus(warm_up, files=40, seed=99)
     with dg.instance_for_test(temp_dir=str(home)) as instance:
+        _ingest_all(instance, warm_up, list_partitions(warm_up), {}, True, tmp_path / "w.sqlite")
         for name, flags, parallel in RUNS:
             cache = tmp_path / ("cache.sqlite" if name.startswith("all on") else "unused.sqlite")
             wipe_graph(neo4j_driver)
             started = time.perf_counter()
-            loads = []
-            for partition in partitions:
-                run = ingest(
-                    instance, root, partition, flags=flags, parallel=parallel, cache_path=cache
-                )
-                assert run.success, run.step_failures
-                loads.append(run.load_metadata)
+            loads = _ingest_all(instance, root, partitions, flags, parallel, cache)
             seconds = time.perf_counter() - started
             snapshots[name] = graph_snapshot(neo4j_driver)
             hits = sum(load["cache_hits"] for load in loads)
