@@ -340,8 +340,8 @@ def ensure_constraints(session: Session) -> None:
             "Moving the lineage graph to the current model (HAS_COLUMN -> WRITES_COLUMN)"
         )
         # CALL ... IN TRANSACTIONS runs only in auto-commit transactions.
-        session.run(queries.MIGRATE_WRITES_COLUMN).consume()  # type: ignore[arg-type]
-        session.run(queries.MIGRATE_DROP_HAS_COLUMN).consume()  # type: ignore[arg-type]
+        session.run(queries.MIGRATE_WRITES_COLUMN).consume()
+        session.run(queries.MIGRATE_DROP_HAS_COLUMN).consume()
 
 
 def _run_schema_statement(tx: ManagedTransaction, statement: str) -> None:

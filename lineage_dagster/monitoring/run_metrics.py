@@ -15,6 +15,7 @@ Gauges are replaced.
 """
 
 import math
+import resource
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -261,6 +262,15 @@ def load_metrics(
     step.set(LAST_RUN_FAILED_FILES, failed_files)
     step.set(LAST_SUCCESS, time.time() if finished_at is None else finished_at)
     return step
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far, in MiB (Linux reports KiB).
+
+    >>> peak_rss_mb() > 0
+    True
+    """
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def group_samples(exposition: str, group: Mapping[str, str]) -> dict[SampleKey, float]:

@@ -17,7 +17,7 @@ from lineage_dagster.graph.load import (
     DEFAULT_ROWS_PER_TRANSACTION,
     load_files,
 )
-from lineage_dagster.monitoring.run_metrics import load_metrics
+from lineage_dagster.monitoring.run_metrics import load_metrics, peak_rss_mb
 from lineage_dagster.parsing import EXTRACTOR_VERSION
 
 
@@ -77,6 +77,7 @@ def load_lineage(
         **totals,
         "files_failed": report.files_failed,
         "neo4j_write_seconds": round(sum(report.write_seconds), 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "cache_hits": sum(batch.cache_hits for batch in parsed),
         "cache_misses": sum(batch.cache_misses for batch in parsed),
         "failed_files": dg.MetadataValue.json(list(report.failed_files)),

@@ -9,7 +9,7 @@ from lineage_dagster.defs.resources import (
     SqlParserResource,
     SqlSourceResource,
 )
-from lineage_dagster.monitoring.run_metrics import parse_batch_metrics
+from lineage_dagster.monitoring.run_metrics import parse_batch_metrics, peak_rss_mb
 from lineage_dagster.parsing.models import FileLineage
 from lineage_dagster.sources.planning import ParseBatch
 
@@ -65,6 +65,7 @@ def parse_sql_batch(
             "cache_hits": parsed.cache_hits,
             "cache_misses": parsed.cache_misses,
             "parse_seconds": round(parsed.parse_seconds, 3),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
         }
     )
     if feature_flags.metrics:
