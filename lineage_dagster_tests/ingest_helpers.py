@@ -36,11 +36,13 @@ def ingest(
     metrics_gateway: str | None = None,
     neo4j_config: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> IngestRun:
     """Run one partition of the ingest job on ``instance``.
 
     ``metrics_gateway`` points the run's metrics at that Pushgateway (they are pushed only when
-    the ``metrics`` flag is on); ``neo4j_config`` overrides Neo4jResource fields such as ``uri``.
+    the ``metrics`` flag is on); ``neo4j_config`` overrides Neo4jResource fields such as ``uri``;
+    ``plan`` adds to the plan step's config (e.g. ``min_batch_bytes``).
     """
     if not instance.has_dynamic_partition(SOURCE_PARTITIONS_NAME, partition):
         instance.add_dynamic_partitions(SOURCE_PARTITIONS_NAME, [partition])
@@ -57,7 +59,11 @@ def ingest(
     run_config = {
         "execution": execution_config(parallel=parallel, max_concurrent=2),
         "resources": resources,
-        "ops": {"plan_sql_files": {"config": {"full_refresh": full_refresh, "workers": 2}}},
+        "ops": {
+            "plan_sql_files": {
+                "config": {"full_refresh": full_refresh, "workers": 2, **(plan or {})}
+            }
+        },
     }
     with dg.execute_job(
         dg.reconstructable(resolved_ingest_job),

@@ -9,7 +9,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +28,7 @@ from lineage_dagster.settings.environment import (
     ENV_NEO4J_URI,
     ENV_NEO4J_USER,
 )
-from lineage_dagster.settings.flags import FLAG_ENV_VARS, parse_flag
+from lineage_dagster.settings.flags import EXECUTOR_FLAG, FLAG_ENV_VARS, parse_flag
 from lineage_dagster.sources.files import PARTITION_KEY_RULE, split_partitions
 
 if TYPE_CHECKING:
@@ -142,6 +145,50 @@ def _root_cause(error: Any) -> str:
     while getattr(error, "cause", None) is not None:
         error = error.cause
     return (error.message or error.cls_name or "unknown error").strip()
+
+
+def _child_options(
+    flags: Mapping[str, bool],
+    full_refresh: bool,
+    max_concurrent: int | None,
+    dagster_home: Path,
+    log_level: str,
+) -> list[str]:
+    """The options of this command for one partition's child process, flags made explicit."""
+    options = ["--dagster-home", str(dagster_home), "--log-level", log_level]
+    options += [f"--flag={name}={on_off(value)}" for name, value in flags.items()]
+    if full_refresh:
+        options.append("--full-refresh")
+    if max_concurrent is not None:
+        options += ["--max-concurrent", str(max_concurrent)]
+    return options
+
+
+def _ingest_in_processes(
+    path: Path, partitions: Sequence[str], options: Sequence[str], at_once: int
+) -> list[PartitionRun]:
+    """Ingest each partition in a child ``ingest`` process, ``at_once`` at a time.
+
+    Runs of different partitions touch different files, so they may overlap (while one waits
+    on Neo4j, another parses), but not in one process: Dagster sets up logging for each run it
+    executes, which is not safe from two threads.
+    """
+
+    def run(partition: str) -> PartitionRun:
+        click.echo(f"  {partition} ...", err=True)
+        command = [sys.executable, "-m", "lineage_dagster.cli", "ingest", str(path)]
+        command += ["--partition", partition, "--concurrent-runs", "1", "--format", "json"]
+        child = subprocess.run([*command, *options], stdout=subprocess.PIPE, text=True)
+        try:
+            [result] = json.loads(child.stdout)["runs"]
+        except (ValueError, KeyError, TypeError):
+            return PartitionRun(
+                partition, "", "FAILURE", None, errors=[f"ingest exited with {child.returncode}"]
+            )
+        return PartitionRun(**result)
+
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
+        return list(pool.map(run, partitions))
 
 
 def exit_code(runs: Sequence[PartitionRun]) -> int:
@@ -267,6 +314,14 @@ def _print_table(runs: Sequence[PartitionRun]) -> None:
     help="Parallel step processes per run (multiprocess executor). Default: CPU count.",
 )
 @click.option(
+    "--concurrent-runs",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Partitions ingested at the same time, each its own run in its own process "
+    "(1 when the parallel flag is off).",
+)
+@click.option(
     "--dagster-home",
     type=click.Path(exists=True, file_okay=False, resolve_path=True, path_type=Path),
     envvar="DAGSTER_HOME",
@@ -287,6 +342,7 @@ def ingest_command(
     flags: dict[str, bool],
     full_refresh: bool,
     max_concurrent: int | None,
+    concurrent_runs: int,
     dagster_home: Path | None,
     log_level: str,
     output_format: str,
@@ -323,10 +379,18 @@ def ingest_command(
     )
 
     runs = []
+    # The plain path (parallel off) runs one partition after the other.
+    at_once = min(concurrent_runs, len(selected)) if values[EXECUTOR_FLAG] else 1
     with open_instance(dagster_home, selected) as instance:
         summary = ", ".join(f"{name}={on_off(value)}" for name, value in values.items())
-        click.echo(f"Ingesting {len(selected)} partition(s) of {path} ({summary})", err=True)
-        for partition in selected:
+        click.echo(
+            f"Ingesting {len(selected)} partition(s) of {path}, {at_once} at a time ({summary})",
+            err=True,
+        )
+        if at_once > 1:
+            options = _child_options(values, full_refresh, max_concurrent, dagster_home, log_level)
+            runs = _ingest_in_processes(path, selected, options, at_once)
+        for partition in selected if at_once == 1 else ():
             click.echo(f"  {partition} ...", err=True)
             try:
                 runs.append(run_partition(instance, partition, run_config))

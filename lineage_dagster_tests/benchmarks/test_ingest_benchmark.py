@@ -4,7 +4,8 @@ repositories), side by side in one run on a real Dagster instance and a real Neo
 * all flags on, cold (empty parse cache, empty graph) and warm (every file a cache hit, graph
   wiped), against all flags off (the plain baseline path); partitions one after another;
 * the extraction CPU time of the same corpus, so the pipeline's overhead is a ratio;
-* the cache hit rate of the cold run and the Neo4j write rate of each.
+* the cache hit rate of the cold run, the Neo4j write rate of each, and the peak memory of
+  the load steps (the step that holds a whole partition's lineage).
 
 Neo4j first loads and wipes a small corpus untimed, so its query plans are compiled, as on a
 server that has been running (a fresh database compiles each query shape on first use).
@@ -92,6 +93,7 @@ def test_ingest_all_flags_on_vs_off(tmp_path: Path, neo4j_env, neo4j_driver) -> 
                     "relationships": written,
                     "Neo4j write s": round(write_seconds, 1),
                     "relationships/s": round(written / write_seconds),
+                    "load step peak MB": max(load["peak_rss_mb"] for load in loads),
                 }
             )
         tables = count(neo4j_driver, "(:Table)")
@@ -107,3 +109,40 @@ def test_ingest_all_flags_on_vs_off(tmp_path: Path, neo4j_env, neo4j_driver) -> 
         f"{tables} tables; extraction alone: {extraction:.2f} CPU-s"
     )
     print(table.to_string())
+
+
+def test_one_changed_file_in_a_250_file_folder(tmp_path: Path, neo4j_env, neo4j_driver) -> None:
+    """How soon one edited file's lineage is in Neo4j: from the run's start to the end of its
+    load step (three edits, each a run of its own)."""
+    root = tmp_path / "corpus"
+    (root / "risk").mkdir(parents=True)
+    paths = []
+    for source in write_corpus(tmp_path / "generated", files=250, seed=3):
+        paths.append(root / "risk" / source.name)
+        paths[-1].write_bytes(source.read_bytes())
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    wipe_graph(neo4j_driver)
+    latencies = []
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        cache = tmp_path / "cache.sqlite"
+        assert ingest(instance, root, "risk", cache_path=cache).success
+        for edit in range(3):
+            changed = paths[edit * 7]
+            changed.write_text(changed.read_text() + f"\nINSERT INTO risk.edit_{edit} SELECT 1;\n")
+            run = ingest(instance, root, "risk", cache_path=cache)
+            assert run.success and run.load_metadata["files_loaded"] == 1
+            stamps = {
+                (event.step_key, event.dagster_event_type): event.timestamp
+                for event in instance.all_logs(run.run_id)
+                if event.dagster_event_type is not None
+            }
+            started = stamps[(None, dg.DagsterEventType.RUN_START)]
+            loaded = stamps[("load_lineage", dg.DagsterEventType.STEP_SUCCESS)]
+            latencies.append(loaded - started)
+            assert count(neo4j_driver, f"(:Table {{name: 'risk.edit_{edit}'}})") == 1
+    print(
+        f"\nOne changed file in a {len(paths)}-file folder: lineage in Neo4j "
+        + ", ".join(f"{s:.2f} s" for s in latencies)
+        + " after its run started"
+    )

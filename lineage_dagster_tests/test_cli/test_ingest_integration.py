@@ -5,6 +5,7 @@ the parallel and parse_cache flags switched off; a run that fails (exit code 3);
 of different partitions started at the same time, which must both succeed without duplicating
 any node or edge."""
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -125,6 +126,12 @@ def test_ingest_then_unchanged_reingest(sql_root, env, empty_graph, instance, ho
         assert "multiprocess" in record.run_config["execution"]["config"]
         assert record.run_config["resources"]["sql_source"]["config"]["root"] == str(corpus)
         assert step_worker_starts(instance, run["run_id"]) >= 3  # plan, parse, load
+    # Two partitions at a time by default, each run in its own process: runs overlap.
+    spans = sorted(
+        (stats.start_time, stats.end_time)
+        for stats in (instance.get_run_stats(run["run_id"]) for run in runs.values())
+    )
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
 
     before = graph_snapshot(empty_graph)
     second = run_cli(["ingest", str(corpus)], env, timeout=TIMEOUT)
