@@ -98,6 +98,8 @@ class LocalNeo4j:
     """JVM heap: a load transaction's state lives there (measured on the 1,000-file benchmark
     corpus: 1 GB halved write throughput against 2 GB)."""
     page_cache_mb: int = 512
+    transaction_max_mb: int | None = None
+    """``db.memory.transaction.max``; ``None`` keeps Neo4j's default (bounded by the heap)."""
     startup_timeout: float = 180.0
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -130,6 +132,7 @@ class LocalNeo4j:
             "NEO4J_USER": self.user,
             "NEO4J_PASSWORD": self.password or "",
             "NEO4J_PAGECACHE_MB": str(self.page_cache_mb),
+            "NEO4J_TRANSACTION_MAX_MB": str(self.transaction_max_mb or ""),
         }
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(

@@ -13,19 +13,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import neo4j
+
 from lineage_dagster.graph import queries
+from lineage_dagster.parsing.models import FileLineage, StatementError
 from lineage_dagster.sources.files import partition_of
 from lineage_dagster.sources.planning import LoadedFile, group_by_size
 
 if TYPE_CHECKING:
     from neo4j import ManagedTransaction, Session
 
-    from lineage_dagster.parsing.models import (
-        ColumnEdge,
-        FileLineage,
-        StatementError,
-        StatementLineage,
-    )
+    from lineage_dagster.parsing.models import ColumnEdge, StatementLineage
 
 logger = logging.getLogger(__name__)
 
@@ -286,6 +284,10 @@ def load_files(
     transaction memory; a larger file gets a transaction of its own (a file is never split).
     Deleted files travel in groups of their own. Each group is atomic, and planning compares
     the folder with the graph, so a re-run after a failure converges on the same graph.
+
+    A group that Neo4j cannot hold in one transaction's memory is split in halves until the
+    file that does not fit is alone; that file is then recorded as failed (its ``SqlFile`` says
+    why) and every other file still loads.
     """
     items = sorted(lineage, key=lambda item: item.path or "")
     groups: list[tuple[Sequence[FileLineage], Sequence[str]]] = [
@@ -300,11 +302,14 @@ def load_files(
         ([], deleted_paths[i : i + files_per_transaction])
         for i in range(0, len(deleted_paths), files_per_transaction)
     ]
-    summaries, seconds = [], []
-    for files, deleted in groups:
+    summaries: list[LoadSummary] = []
+    seconds: list[float] = []
+    written: list[FileLineage] = []
+
+    def sync(files: Sequence[FileLineage], deleted: Sequence[str]) -> None:
         started = time.perf_counter()
-        summaries.append(
-            sync_files(
+        try:
+            summary = sync_files(
                 session,
                 files,
                 deleted_paths=deleted,
@@ -312,8 +317,27 @@ def load_files(
                 batch_size=batch_size,
                 rows_per_query=rows_per_query,
             )
-        )
+        except TransactionTooLargeError as exc:
+            # Groups hold files or deletions, never both: halve whichever this one holds.
+            if len(files) > 1:
+                sync(files[: len(files) // 2], [])
+                sync(files[len(files) // 2 :], [])
+                return
+            if len(deleted) > 1:
+                sync([], deleted[: len(deleted) // 2])
+                sync([], deleted[len(deleted) // 2 :])
+                return
+            if not files or files[0].error is not None:
+                raise  # a deletion or an error record alone does not fit: nothing smaller exists
+            logger.warning("%s does not fit in one transaction: %s", files[0].path, exc)
+            sync([_too_large(files[0], exc)], [])
+            return
+        summaries.append(summary)
         seconds.append(time.perf_counter() - started)
+        written.extend(files)
+
+    for files, deleted in groups:
+        sync(files, deleted)
     return LoadReport(
         files_loaded=sum(s.files_loaded for s in summaries),
         files_deleted=sum(s.files_deleted for s in summaries),
@@ -325,8 +349,28 @@ def load_files(
             step: sum(summary.query_seconds.get(step, 0.0) for summary in summaries)
             for step in dict.fromkeys(k for summary in summaries for k in summary.query_seconds)
         },
-        failed_files=tuple(failed_files(items)),
+        failed_files=tuple(failed_files(sorted(written, key=lambda item: item.path or ""))),
     )
+
+
+class TransactionTooLargeError(Exception):
+    """The lineage written in one transaction exceeds Neo4j's transaction memory
+    (``db.memory.transaction.max`` or the heap): retrying the same transaction cannot help."""
+
+
+# Neo4j classifies running out of transaction memory as transient; for the same transaction it
+# never is, so the driver must not spend its retry time on it.
+_OUT_OF_MEMORY_CODES = frozenset({"Neo.TransientError.General.MemoryPoolOutOfMemoryError"})
+
+
+def _too_large(lineage: FileLineage, error: TransactionTooLargeError) -> FileLineage:
+    """A file whose lineage did not fit in a transaction, as a failed file that says so."""
+    message = (
+        f"its lineage ({write_size(lineage):,} nodes and relationships) does not fit in one Neo4j "
+        f"transaction ({error}); split the script, or give the server more transaction memory "
+        "(db.memory.transaction.max, heap)"
+    )
+    return FileLineage(lineage.path, lineage.sha256, lineage.dialect, (), StatementError(message))
 
 
 def ensure_constraints(session: Session) -> None:
@@ -395,6 +439,15 @@ def sync_files(
     seconds: dict[str, float] = {}
 
     def work(tx: ManagedTransaction) -> None:
+        try:
+            write(tx)
+        except neo4j.exceptions.TransientError as exc:
+            if exc.code in _OUT_OF_MEMORY_CODES:
+                # Not a Neo4j error any more, so the driver rolls back without retrying.
+                raise TransactionTooLargeError(exc.message) from exc
+            raise
+
+    def write(tx: ManagedTransaction) -> None:
         seconds.clear()  # a retried transaction starts over
         clock = time.perf_counter()
         stale_tables, stale_columns = _delete_lineage(tx, [*replaced, *deleted], chunk)

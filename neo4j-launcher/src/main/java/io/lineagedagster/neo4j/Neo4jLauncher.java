@@ -81,9 +81,18 @@ public final class Neo4jLauncher {
   }
 
   private static DatabaseManagementServiceBuilder builder(Path home, boolean authEnabled) {
-    return new DatabaseManagementServiceBuilder(home)
-        .setConfig(GraphDatabaseSettings.auth_enabled, authEnabled)
-        .setConfig(GraphDatabaseSettings.pagecache_memory, pageCacheBytes());
+    DatabaseManagementServiceBuilder builder =
+        new DatabaseManagementServiceBuilder(home)
+            .setConfig(GraphDatabaseSettings.auth_enabled, authEnabled)
+            .setConfig(GraphDatabaseSettings.pagecache_memory, pageCacheBytes());
+    String transactionMax = envOr("NEO4J_TRANSACTION_MAX_MB", "");
+    if (!transactionMax.isEmpty()) {
+      // db.memory.transaction.max: the memory one transaction may use (0 = no limit of its own).
+      builder.setConfig(
+          GraphDatabaseSettings.memory_transaction_max_size,
+          Long.parseLong(transactionMax) * 1024 * 1024);
+    }
+    return builder;
   }
 
   /** Whether this exact login was applied to the data in {@code home} before. */
