@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -60,38 +60,41 @@ def split_partitions(root: Path) -> tuple[list[str], list[str]]:
     return usable, [key for key in partitions if key not in usable]
 
 
-def iter_sql_paths(root: Path, partition: str | None = None) -> Iterator[Path]:
-    """Yield the ``.sql`` files under ``root`` (or one partition of it), sorted, as real paths."""
-    for entry in _sql_entries(root.resolve(), partition):
-        yield Path(entry.path)
-
-
-def _sql_entries(root: Path, partition: str | None) -> list[os.DirEntry[str]]:
-    """The directory entries of the SQL files of a partition, sorted by path.
+def _sql_entries(
+    root: Path, partition: str | None
+) -> tuple[list[os.DirEntry[str]], list[tuple[str, OSError]]]:
+    """The directory entries of the SQL files of a partition, sorted by path, and the folders
+    that could not be listed (with why).
 
     ``os.scandir`` reuses what reading the directory already told (the entry type), which keeps
-    a sensor tick over 10,000 files cheap; links are listed, never followed into directories.
+    a sensor tick over 10,000 files cheap; links are listed, never followed into directories, and
+    a partition that is itself a link is not walked.
     """
     if partition == ROOT_PARTITION:
         bases, recursive = [str(root)], False
     else:
         base = root if partition is None else root / partition
-        if not base.is_dir():
-            return []
+        if base.is_symlink() or not base.is_dir():
+            return [], []
         bases, recursive = [str(base)], True
     found: list[os.DirEntry[str]] = []
+    unreadable: list[tuple[str, OSError]] = []
     while bases:
-        with os.scandir(bases.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    if recursive:
-                        bases.append(entry.path)
-                elif entry.name.lower().endswith(SQL_SUFFIX) and (
-                    entry.is_symlink() or entry.is_file(follow_symlinks=False)
-                ):
-                    found.append(entry)
+        folder = bases.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        if recursive:
+                            bases.append(entry.path)
+                    elif entry.name.lower().endswith(SQL_SUFFIX) and (
+                        entry.is_symlink() or entry.is_file(follow_symlinks=False)
+                    ):
+                        found.append(entry)
+        except OSError as exc:  # e.g. a folder without read permission: the others still count
+            unreadable.append((folder, exc))
     found.sort(key=lambda entry: entry.path)
-    return found
+    return found, unreadable
 
 
 def relative_path(root: Path, path: Path) -> str:
@@ -102,19 +105,26 @@ def relative_path(root: Path, path: Path) -> str:
 def stat_file(root: Path, path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> os.stat_result:
     """Check that ``path`` is a file inside ``root`` within the size limit; return its stat.
 
+    Only regular files are read: a FIFO would block a reader forever and a device never ends.
+
     Raises:
-        SqlFileError: The file is a link leaving the root, or cannot be read; the path in the
-            error is relative to the root.
+        SqlFileError: The file is a link leaving the root or going round in a loop, not a
+            regular file, or cannot be read; the path in the error is relative to the root.
         SqlFileTooLargeError: The file is larger than ``max_bytes``.
     """
     rel = relative_path(root, path)
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
+        raise SqlFileError(rel, f"cannot be resolved: {exc}") from exc
     if not resolved.is_relative_to(root.resolve()):
-        raise SqlFileError(rel, f"is a link to {resolved}, outside the watched folder; refused")
+        raise SqlFileError(rel, "is a link to a file outside the watched folder; refused")
     try:
         info = resolved.stat()
     except OSError as exc:
         raise SqlFileError(rel, f"cannot be read: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise SqlFileError(rel, "is not a regular file (a FIFO, device or socket); refused")
     if info.st_size > max_bytes:
         raise SqlFileTooLargeError(
             rel,
@@ -147,9 +157,16 @@ def read_source(root: Path, relative: str, *, max_bytes: int = DEFAULT_MAX_BYTES
 
 
 def list_partitions(root: Path) -> list[str]:
-    """Top-level folders of ``root``, plus ``_root`` when SQL files lie directly in it."""
+    """Top-level folders of ``root``, plus ``_root`` when SQL files lie directly in it.
+
+    A top-level link to a folder is not a partition: it would walk files outside the root.
+    """
     root = root.resolve()
-    partitions = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    partitions = sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+    )
     if any(_is_sql_file(p) for p in root.iterdir()):
         partitions.append(ROOT_PARTITION)
     return partitions
@@ -160,7 +177,8 @@ def stat_listing(root: Path, partition: str) -> list[tuple[str, int, int]]:
     root = root.resolve()
     prefix = len(str(root)) + 1
     listing = []
-    for entry in _sql_entries(root, partition):
+    entries, _unreadable = _sql_entries(root, partition)
+    for entry in entries:
         try:
             info = entry.stat()
         except OSError:
@@ -176,12 +194,23 @@ def sha256_bytes(data: bytes) -> str:
 def scan_files(
     root: Path, partition: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> tuple[list[SourceFile], list[SqlFileError]]:
-    """List and hash the SQL files of ``root`` (or one partition); unreadable ones are returned
-    as errors instead of stopping the scan."""
+    """List and hash the SQL files of ``root`` (or one partition); unreadable files and folders
+    are returned as errors instead of stopping the scan.
+
+    A folder's error has its relative path with a trailing ``/``: its files are unknown, not
+    deleted (see :func:`~lineage_dagster.sources.planning.diff_files`).
+    """
     root = root.resolve()
     files: list[SourceFile] = []
-    errors: list[SqlFileError] = []
-    for path in iter_sql_paths(root, partition):
+    entries, unreadable = _sql_entries(root, partition)
+    errors = [
+        SqlFileError(
+            relative_path(root, Path(folder)) + "/",
+            f"folder cannot be listed: {exc.strerror or exc}",
+        )
+        for folder, exc in unreadable
+    ]
+    for path in (Path(entry.path) for entry in entries):
         rel = relative_path(root, path)
         try:
             data = read_source(root, rel, max_bytes=max_bytes)

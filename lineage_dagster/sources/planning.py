@@ -55,9 +55,12 @@ def diff_files(
     """Compare the folder with the graph: new or changed files load, vanished ones are deleted.
 
     Files listed in ``unreadable`` still exist (they failed a safety check), so they are not
-    deleted: they load again and record their error.
+    deleted: they load again and record their error. An entry ending in ``/`` is a folder that
+    could not be listed: the files the graph holds under it are kept as they are.
     """
+    unlisted = tuple(path for path in unreadable if path.endswith("/"))
     present = {file.path for file in current} | set(unreadable)
+    present |= {path for path in loaded if unlisted and path.startswith(unlisted)}
     to_load = tuple(
         file
         for file in current

@@ -150,3 +150,24 @@ def test_missing_root_is_a_skip_with_the_path(instance, tmp_path):
     result = tick(instance, tmp_path / "nowhere")
     assert isinstance(result, dg.SkipReason)
     assert "nowhere" in result.skip_message
+
+
+def test_special_files_and_unlistable_folders_never_stop_a_tick(
+    instance, tree, tmp_path, monkeypatch
+):
+    """A link to a FIFO (which would block a reader), a link to a device outside the folder and
+    a folder that cannot be listed: the tick still completes and requests runs."""
+    os.mkfifo(tmp_path / "fifo")
+    (tree / "risk" / "pipe.sql").symlink_to(tmp_path / "fifo")
+    (tree / "risk" / "zero.sql").symlink_to("/dev/zero")
+    (tree / "finance" / "private").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("private"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = tick(instance, tree)
+    assert partitions(result) == ["_root", "finance", "risk"]

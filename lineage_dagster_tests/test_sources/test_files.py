@@ -1,5 +1,6 @@
 """Listing and reading the watched folder: partitions, safety checks and errors naming files."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,44 @@ def test_files_over_the_size_limit_fail_with_their_size(tree: Path):
 )
 def test_partition_key_validity(key: str, valid: bool):
     assert is_valid_partition_key(key) is valid
+
+
+def test_only_regular_files_are_read(tree: Path):
+    os.mkfifo(tree / "risk" / "fifo")  # reading a FIFO would block forever
+    (tree / "risk" / "pipe.sql").symlink_to(tree / "risk" / "fifo")
+    (tree / "risk" / "loop.sql").symlink_to(tree / "risk" / "loop.sql")
+    files, errors = scan_files(tree, "risk")
+    assert [f.path for f in files] == ["risk/var/daily.sql"]
+    messages = {e.path: e.message for e in errors}
+    assert "not a regular file" in messages["risk/pipe.sql"]
+    assert "cannot be resolved" in messages["risk/loop.sql"]
+    with pytest.raises(SqlFileError, match="not a regular file"):
+        read_source(tree, "risk/pipe.sql")
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_not_a_failure(tree, monkeypatch):
+    (tree / "risk" / "private").mkdir()
+    (tree / "risk" / "private" / "secret.sql").write_text("SELECT 1")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("private"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    files, errors = scan_files(tree, "risk")
+    assert [f.path for f in files] == ["risk/var/daily.sql"]
+    assert [(e.path, e.message) for e in errors] == [
+        ("risk/private/", "folder cannot be listed: Permission denied")
+    ]
+    assert [path for path, _, _ in stat_listing(tree, "risk")] == ["risk/var/daily.sql"]
+
+
+def test_a_top_level_link_to_a_folder_is_not_a_partition(tree: Path, tmp_path: Path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "x.sql").write_text("SELECT 1")
+    (tree / "linked").symlink_to(outside)
+    assert "linked" not in list_partitions(tree)
+    assert scan_files(tree, "linked") == ([], [])

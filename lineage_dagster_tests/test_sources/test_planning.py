@@ -97,3 +97,12 @@ def test_copies_of_a_file_share_its_batch_after_it():
     assert len(plan) == 4  # four distinct contents to parse
     [batch] = [b for b in plan if "r/0.sql" in b.paths]
     assert batch.paths == ("r/0.sql", "x/copy0.sql", "y/copy0.sql")
+
+
+def test_files_under_a_folder_that_cannot_be_listed_are_kept():
+    loaded = {
+        "r/private/a.sql": LoadedFile("r/private/a.sql", "1", "v1"),
+        "r/gone.sql": LoadedFile("r/gone.sql", "2", "v1"),
+    }
+    changes = diff_files([], loaded, extractor_version="v1", unreadable=["r/private/"])
+    assert changes.deleted == ("r/gone.sql",)

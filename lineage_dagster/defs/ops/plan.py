@@ -71,8 +71,14 @@ def plan_sql_files(
         full_refresh=full_refresh,
         unreadable=[error.path for error in unreadable],
     )
+    folders = [error for error in unreadable if error.path.endswith("/")]
+    for folder in folders:
+        context.log.warning(f"{folder.path}: {folder.message}; its files are kept as they were")
     # Unreadable files go through parsing too, which reports them with their error.
-    work = [*changes.to_load, *(SourceFile(error.path, 0, 0, "") for error in unreadable)]
+    work = [
+        *changes.to_load,
+        *(SourceFile(error.path, 0, 0, "") for error in unreadable if error not in folders),
+    ]
     cached: list[str] = []
     if feature_flags.batching:
         if feature_flags.parse_cache:
@@ -99,7 +105,8 @@ def plan_sql_files(
             "files_to_load": len(changes.to_load),
             "files_deleted": len(changes.deleted),
             "files_unchanged": changes.unchanged,
-            "files_unreadable": len(unreadable),
+            "files_unreadable": len(unreadable) - len(folders),
+            "folders_unreadable": dg.MetadataValue.json([f.path for f in folders]),
             "files_cached": len(cached),
             "batches": len(batches),
         },
