@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from lineage_dagster.cli.connection import connect
 from lineage_dagster.cli.flags import effective_flags
 from lineage_dagster.cli.output import UsageExit, format_option, format_table, on_off
 from lineage_dagster.settings.environment import (
     DEFAULT_NEO4J_USER,
     ENV_NEO4J_PASSWORD,
-    ENV_NEO4J_URI,
     ENV_NEO4J_USER,
 )
 from lineage_dagster.settings.flags import EXECUTOR_FLAG, FLAG_ENV_VARS, parse_flag
@@ -238,11 +238,9 @@ def _select_partitions(root: Path, requested: Sequence[str]) -> list[str]:
 
 
 def _check_neo4j() -> None:
-    if not os.environ.get(ENV_NEO4J_URI, "").strip():
-        raise UsageExit(
-            f"{ENV_NEO4J_URI} is not set: export {ENV_NEO4J_URI}, {ENV_NEO4J_USER} and "
-            f"{ENV_NEO4J_PASSWORD} with the coordinates of the Neo4j to load"
-        )
+    """Fail before any run starts when Neo4j is misconfigured, down or refuses the login (a run
+    would spend minutes in retries to report the same)."""
+    connect("the Neo4j to load", retry_seconds=0).close()
     # The code location reads all three variables; the same defaults as `lineage`.
     os.environ.setdefault(ENV_NEO4J_USER, DEFAULT_NEO4J_USER)
     os.environ.setdefault(ENV_NEO4J_PASSWORD, "")
@@ -357,15 +355,17 @@ def ingest_command(
     Exit codes:
       0  every run succeeded and every file loaded
       1  every run succeeded, but some files failed to parse (listed with path and line)
-      2  usage or configuration error (bad option, unknown partition, unset variable)
-      3  a run failed (e.g. Neo4j unreachable); see its errors and the run in the UI
+      2  usage or configuration error (bad option, unknown partition, unset variable or a
+         malformed NEO4J_URI)
+      3  Neo4j cannot be reached or refuses the login (checked before any run starts), or a
+         run failed; see its errors and the run in the UI
     """
     if dagster_home is None:
         raise UsageExit("DAGSTER_HOME is not set: export it or pass --dagster-home FOLDER")
-    _check_neo4j()
     selected = _select_partitions(path, partitions)
     values = {name: value for name, (value, _source) in effective_flags().items()}
     values.update(flags)
+    _check_neo4j()
     from dagster import DagsterInvalidConfigError
 
     from lineage_dagster.defs.jobs import ingest_run_config

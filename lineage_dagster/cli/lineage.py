@@ -6,15 +6,14 @@ Exit codes: 0 with an answer (possibly empty), 1 when the table or column is not
 """
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict
 
 import click
 import neo4j
 
-from lineage_dagster.cli.output import UsageExit, format_option, format_table
-from lineage_dagster.graph.driver import open_driver
+from lineage_dagster.cli.connection import Neo4jUnavailable, connect
+from lineage_dagster.cli.output import format_option, format_table
 from lineage_dagster.graph.read import (
     MAX_DEPTH,
     Direction,
@@ -23,41 +22,14 @@ from lineage_dagster.graph.read import (
     get_column_lineage,
     get_table_lineage,
 )
-from lineage_dagster.settings.environment import (
-    ENV_NEO4J_PASSWORD,
-    ENV_NEO4J_URI,
-    ENV_NEO4J_USER,
-)
-
-EXIT_UNAVAILABLE = 3
-
-
-class Neo4jUnavailable(click.ClickException):
-    """Neo4j cannot be reached or refuses the credentials."""
-
-    exit_code = EXIT_UNAVAILABLE
 
 
 def read_lineage(
     name: str, column: str | None, *, direction: Direction, max_depth: int | None
 ) -> Lineage:
     """Walk the lineage graph of the Neo4j named by NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD."""
-    uri = os.environ.get(ENV_NEO4J_URI, "").strip()
-    if not uri:
-        raise UsageExit(
-            f"{ENV_NEO4J_URI} is not set: export {ENV_NEO4J_URI}, {ENV_NEO4J_USER} and "
-            f"{ENV_NEO4J_PASSWORD} with the coordinates of the lineage graph"
-        )
-    try:
-        driver = open_driver(
-            uri,
-            os.environ.get(ENV_NEO4J_USER),
-            os.environ.get(ENV_NEO4J_PASSWORD),
-            # A read has nothing to wait for: fail fast when the server is down.
-            max_transaction_retry_seconds=5.0,
-        )
-    except (neo4j.exceptions.ConfigurationError, ValueError, ImportError) as exc:
-        raise UsageExit(f"{ENV_NEO4J_URI}={uri!r} cannot be used: {exc}") from None
+    # A read has nothing to wait for: fail fast when the server is down.
+    driver = connect("the lineage graph", retry_seconds=5.0)
     try:
         with driver.session() as session:
             if column is None:
@@ -68,7 +40,7 @@ def read_lineage(
     except UnknownNameError as exc:
         raise click.ClickException(str(exc)) from None
     except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.AuthError, OSError) as exc:
-        raise Neo4jUnavailable(f"Cannot read the lineage graph at {uri}: {exc}") from None
+        raise Neo4jUnavailable(f"Cannot read the lineage graph: {exc}") from None
     finally:
         driver.close()
 

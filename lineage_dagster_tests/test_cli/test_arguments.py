@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from lineage_dagster.cli import main
-from lineage_dagster.cli.ingest import PartitionRun, exit_code
+from lineage_dagster.cli.ingest import PartitionRun, _print_table, exit_code
 from lineage_dagster.cli.lineage import render_lineage
 from lineage_dagster.definitions import resolved_ingest_job
 from lineage_dagster.defs.jobs import ingest_run_config
@@ -96,6 +96,21 @@ def test_ingest_needs_neo4j_uri(corpus, env, home):
     assert list(home.iterdir()) == []
 
 
+def test_ingest_refuses_a_malformed_neo4j_uri_before_any_run(corpus, env, home):
+    result = invoke(["ingest", str(corpus)], {**env, "NEO4J_URI": "neo4j//db:7687"})
+    assert result.exit_code == 2
+    assert "NEO4J_URI='neo4j//db:7687' cannot be used" in result.output
+    assert "Traceback" not in result.output
+    assert list(home.iterdir()) == []
+
+
+def test_ingest_checks_neo4j_before_any_run(corpus, env, home):
+    result = invoke(["ingest", str(corpus)], env)  # nothing listens on port 9
+    assert result.exit_code == 3
+    assert "Cannot reach the Neo4j to load at bolt://127.0.0.1:9" in result.output
+    assert list(home.iterdir()) == []  # no instance opened, no run started
+
+
 def test_ingest_reports_bad_feature_variables(corpus, env):
     result = invoke(["ingest", str(corpus)], {**env, "FEATURE_BATCHING": "perhaps"})
     assert result.exit_code == 2
@@ -113,7 +128,7 @@ def test_ingest_of_a_missing_or_empty_folder_is_a_usage_error(env, tmp_path):
 def test_ingest_help_documents_the_exit_codes(env):
     result = invoke(["ingest", "--help"], env)
     assert result.exit_code == 0
-    for line in ("0  every run succeeded", "1  every run succeeded, but", "3  a run failed"):
+    for line in ("0  every run succeeded", "1  every run succeeded, but", "3  Neo4j cannot be"):
         assert line in result.output
 
 
@@ -189,7 +204,7 @@ def test_lineage_rejects_a_uri_without_a_bolt_scheme(env):
 def test_lineage_reports_an_unreachable_neo4j_with_exit_3(env):
     result = invoke(["lineage", "downstream", "risk.exposure"], env)
     assert result.exit_code == 3
-    assert "Cannot read the lineage graph at bolt://127.0.0.1:9" in result.output
+    assert "Cannot reach the lineage graph at bolt://127.0.0.1:9" in result.output
 
 
 def test_close_matches_prefers_same_name_then_same_last_part_then_spelling():
@@ -258,3 +273,12 @@ def test_cache_of_a_home_without_cache_reports_nothing_and_creates_nothing(env, 
     assert (payload["exists"], payload["entries"]) == (False, 0)
     assert "nothing to clear" in invoke(["cache", "clear"], env).output
     assert list(home.iterdir()) == []
+
+
+def test_the_summary_names_each_failed_run_with_its_failed_step(capsys):
+    failed = PartitionRun("risk", "r-1", "FAILURE", 2.0, errors=["load_lineage: Neo4j went away"])
+    _print_table([_run(), failed])
+    out = capsys.readouterr().out
+    failed_runs = out.split("Failed runs (1):\n")[1]
+    assert "risk (r-1):" in failed_runs
+    assert "load_lineage: Neo4j went away" in failed_runs

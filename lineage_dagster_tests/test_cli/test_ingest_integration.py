@@ -247,16 +247,14 @@ def test_two_concurrent_ingests_of_different_partitions(sql_root, env, empty_gra
     }
 
 
-def test_a_failed_run_exits_3_and_names_the_failed_step(sql_root, env, empty_graph, instance):
+def test_a_refused_login_exits_3_before_any_run(sql_root, env, empty_graph, instance):
     corpus = write_corpus(sql_root, {"risk/exposure.sql": CORPUS["risk/exposure.sql"]})
     # A user the server does not know (not the real one, which repeated failures would lock).
     bad = {**env, "NEO4J_USER": "nobody", "NEO4J_PASSWORD": "wrong"}
     result = run_cli(["ingest", str(corpus), "--flag", "parallel=off"], bad, timeout=TIMEOUT)
     assert result.returncode == 3, result.stdout + result.stderr[-3000:]
-    row = summary_rows(result.stdout)["risk"]
-    assert (row["STATUS"], row["LOADED"]) == ("FAILURE", "-")
-    failed_runs = result.stdout.split("Failed runs (1):\n")[1]
-    assert f"risk ({row['RUN ID']}):" in failed_runs
-    assert "plan_sql_files: " in failed_runs and "AuthError" in failed_runs
-    assert instance.get_run_by_id(row["RUN ID"]).status == dg.DagsterRunStatus.FAILURE
+    assert "refused the login of user 'nobody'" in result.stderr
+    assert "check NEO4J_USER and NEO4J_PASSWORD" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert instance.get_runs() == []  # checked before any run started
     assert table_names(empty_graph) == set()
