@@ -267,7 +267,8 @@ def _print_table(runs: Sequence[PartitionRun]) -> None:
     click.echo(format_table(headers, rows))
     failed_files = [item for run in runs for item in run.failed_files]
     if failed_files:
-        click.echo(f"\nFailed files ({len(failed_files)}):")
+        # As many files as the FAILED column counts; a file may list several failed statements.
+        click.echo(f"\nFailed files ({len({item['path'] for item in failed_files})}):")
         for item in failed_files:
             where = item["path"] + (f":{item['line']}" if item.get("line") else "")
             click.echo(f"  {where}: {item['message']}")

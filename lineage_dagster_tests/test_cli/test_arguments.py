@@ -282,3 +282,11 @@ def test_the_summary_names_each_failed_run_with_its_failed_step(capsys):
     failed_runs = out.split("Failed runs (1):\n")[1]
     assert "risk (r-1):" in failed_runs
     assert "load_lineage: Neo4j went away" in failed_runs
+
+
+def test_failed_files_are_counted_as_files_not_failures(capsys):
+    failures = [{"path": "a.sql", "line": n, "message": "bad"} for n in (3, 9)]
+    _print_table([PartitionRun("p", "id", "SUCCESS", 1.0, files_failed=1, failed_files=failures)])
+    out = capsys.readouterr().out
+    assert "Failed files (1):" in out
+    assert "a.sql:3: bad" in out and "a.sql:9: bad" in out
