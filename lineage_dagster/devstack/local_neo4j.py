@@ -48,7 +48,7 @@ def local_password(home: Path) -> str:
     path = home / PASSWORD_FILE
     if path.exists():
         return path.read_text().strip()
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     password = secrets.token_urlsafe(18)
     path.touch(mode=0o600)
     path.write_text(password)
@@ -115,6 +115,8 @@ class LocalNeo4j:
         """Start Neo4j and wait until Bolt accepts logins."""
         self.home = self.home.resolve()
         self.home.mkdir(parents=True, exist_ok=True)
+        # The store and the launcher's credential fingerprint are the owner's alone.
+        self.home.chmod(0o700)
         running = read_pid(self.home)
         if running is not None:
             raise Neo4jLauncherError(

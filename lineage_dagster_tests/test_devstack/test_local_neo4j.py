@@ -27,6 +27,7 @@ def test_start_auth_restart_and_stop(tmp_path: Path):
     pid = server.process.pid
     try:
         assert read_pid(home) == pid
+        assert home.stat().st_mode & 0o077 == 0  # store and credentials: the owner's alone
         with neo4j.GraphDatabase.driver(server.uri, auth=("neo4j", password)) as driver:
             driver.execute_query("CREATE (:Marker {value: 42})")
         with (
