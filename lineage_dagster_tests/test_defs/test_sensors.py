@@ -153,7 +153,7 @@ def test_missing_root_is_a_skip_with_the_path(instance, tmp_path):
 
 
 def test_special_files_and_unlistable_folders_never_stop_a_tick(
-    instance, tree, tmp_path, monkeypatch
+    instance, tree, tmp_path, unlistable_private
 ):
     """A link to a FIFO (which would block a reader), a link to a device outside the folder and
     a folder that cannot be listed: the tick still completes and requests runs."""
@@ -161,13 +161,5 @@ def test_special_files_and_unlistable_folders_never_stop_a_tick(
     (tree / "risk" / "pipe.sql").symlink_to(tmp_path / "fifo")
     (tree / "risk" / "zero.sql").symlink_to("/dev/zero")
     (tree / "finance" / "private").mkdir()
-    real_scandir = os.scandir
-
-    def scandir(path):
-        if str(path).endswith("private"):
-            raise PermissionError(13, "Permission denied")
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
     result = tick(instance, tree)
     assert partitions(result) == ["_root", "finance", "risk"]

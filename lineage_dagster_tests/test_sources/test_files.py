@@ -96,17 +96,9 @@ def test_only_regular_files_are_read(tree: Path):
         read_source(tree, "risk/pipe.sql")
 
 
-def test_a_folder_that_cannot_be_listed_is_an_error_not_a_failure(tree, monkeypatch):
+def test_a_folder_that_cannot_be_listed_is_an_error_not_a_failure(tree, unlistable_private):
     (tree / "risk" / "private").mkdir()
     (tree / "risk" / "private" / "secret.sql").write_text("SELECT 1")
-    real_scandir = os.scandir
-
-    def scandir(path):
-        if str(path).endswith("private"):
-            raise PermissionError(13, "Permission denied")
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
     files, errors = scan_files(tree, "risk")
     assert [f.path for f in files] == ["risk/var/daily.sql"]
     assert [(e.path, e.message) for e in errors] == [
