@@ -10,6 +10,7 @@ import click
 
 from lineage_dagster.cli.processes import interrupt_on_sigterm, stop_process_group, wait_for_http
 from lineage_dagster.devstack.local_neo4j import (
+    PASSWORD_FILE,
     LocalNeo4j,
     Neo4jLauncherError,
     local_password,
@@ -28,6 +29,9 @@ WORKSPACE_FILE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 DAGSTER_YAML = """\
 # Written by `lineage-dagster dev`: a local instance on SQLite storage.
 telemetry:
+  enabled: false
+# No "Join the Dagster community" dialog over the first page.
+nux:
   enabled: false
 run_queue:
   max_concurrent_runs: 2
@@ -118,7 +122,9 @@ def dev_command(
             click.echo(
                 f"\nDagster UI: {url}  (runs: {url}/runs)\n"
                 + "\n".join(lines)
-                + f"\nWatching:   {env[ENV_SQL_ROOT]}\nCtrl-C stops everything.\n"
+                + f"\nWatching:   {env[ENV_SQL_ROOT]}\n"
+                + f"Another shell, for the lineage-dagster CLI:\n  {_exports(env, state_dir)}\n"
+                + "Ctrl-C stops everything.\n"
             )
             webserver.wait()
         except KeyboardInterrupt:
@@ -137,11 +143,20 @@ def _start_neo4j(started: ExitStack, env: dict[str, str], home: Path, port: int)
     click.echo(f"Starting Neo4j on bolt://127.0.0.1:{port} (data in {home}) ...")
     neo4j = started.enter_context(LocalNeo4j(home, port=port, user=user, password=password))
     env.update(NEO4J_URI=neo4j.uri, NEO4J_USER=user, NEO4J_PASSWORD=password)
-    return (
-        f"Neo4j:      {neo4j.uri} as {user} (password in {home / '.password'})\n"
-        f"            for the CLI: export NEO4J_URI={neo4j.uri} NEO4J_USER={user} "
-        f"NEO4J_PASSWORD=$(cat {home / '.password'})"
-    )
+    return f"Neo4j:      {neo4j.uri} as {user} (password in {home / PASSWORD_FILE})"
+
+
+def _exports(env: dict[str, str], state_dir: Path) -> str:
+    """The ``export`` line that gives another shell what the CLI needs (never a password
+    itself: the local one is read from its file)."""
+    password_file = state_dir / "neo4j" / PASSWORD_FILE
+    names = ["NEO4J_URI", "NEO4J_USER", "DAGSTER_HOME", ENV_PUSHGATEWAY_URL]
+    exports = [f"{name}={env[name]}" for name in names if env.get(name)]
+    if password_file.exists() and env.get("NEO4J_PASSWORD") == local_password(password_file.parent):
+        exports.append(f"NEO4J_PASSWORD=$(cat {password_file})")
+    else:
+        exports.append("NEO4J_PASSWORD=...")
+    return "export " + " ".join(exports)
 
 
 def _start_metrics(

@@ -125,6 +125,14 @@ def test_dev_command_ingests_the_sample_and_stops_cleanly(tmp_path: Path):
         assert statuses == dict.fromkeys(partitions, "SUCCESS")
 
         password = (state / "neo4j" / ".password").read_text().strip()
+        # The banner's export line gives a second shell everything the CLI needs, but never
+        # the password itself.
+        full_log = (tmp_path / "dev.log").read_text(errors="replace")
+        exports = next(line for line in full_log.splitlines() if "export NEO4J_URI=" in line)
+        assert f"DAGSTER_HOME={state / 'dagster_home'}" in exports
+        assert f"LINEAGE_PUSHGATEWAY_URL=http://127.0.0.1:{gateway_port}" in exports
+        assert f"NEO4J_PASSWORD=$(cat {state / 'neo4j' / '.password'})" in exports
+        assert password not in full_log
         with neo4j.GraphDatabase.driver(
             f"bolt://127.0.0.1:{bolt_port}", auth=("neo4j", password)
         ) as driver:
