@@ -13,7 +13,7 @@ import click
 import neo4j
 
 from lineage_dagster.cli.connection import Neo4jUnavailable, connect
-from lineage_dagster.cli.output import format_option, format_table
+from lineage_dagster.cli.output import UsageExit, format_option, format_table
 from lineage_dagster.graph.read import (
     MAX_DEPTH,
     Direction,
@@ -25,7 +25,12 @@ from lineage_dagster.graph.read import (
 
 
 def read_lineage(
-    name: str, column: str | None, *, direction: Direction, max_depth: int | None
+    name: str,
+    column: str | None,
+    *,
+    direction: Direction,
+    max_depth: int | None,
+    conditions: bool = False,
 ) -> Lineage:
     """Walk the lineage graph of the Neo4j named by NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD."""
     # A read has nothing to wait for: fail fast when the server is down.
@@ -35,7 +40,12 @@ def read_lineage(
             if column is None:
                 return get_table_lineage(session, name, direction=direction, max_depth=max_depth)
             return get_column_lineage(
-                session, name, column, direction=direction, max_depth=max_depth
+                session,
+                name,
+                column,
+                direction=direction,
+                max_depth=max_depth,
+                conditions=conditions,
             )
     except UnknownNameError as exc:
         raise click.ClickException(str(exc)) from None
@@ -84,6 +94,12 @@ def _lineage_options(function: Callable[..., None]) -> Callable[..., None]:
         help=f"Hops to follow. Default: all (at most {MAX_DEPTH}).",
     )(function)
     function = click.option(
+        "--conditions",
+        is_flag=True,
+        help="With --column: also follow the columns that filter, join or group the rows "
+        "(edge kind condition), not only those that carry values.",
+    )(function)
+    function = click.option(
         "--column",
         "-c",
         default=None,
@@ -93,9 +109,18 @@ def _lineage_options(function: Callable[..., None]) -> Callable[..., None]:
 
 
 def _run(
-    direction: Direction, name: str, column: str | None, depth: int | None, output_format: str
+    direction: Direction,
+    name: str,
+    column: str | None,
+    conditions: bool,
+    depth: int | None,
+    output_format: str,
 ) -> None:
-    lineage = read_lineage(name, column, direction=direction, max_depth=depth)
+    if conditions and column is None:
+        raise UsageExit("--conditions applies to column lineage: add --column COLUMN")
+    lineage = read_lineage(
+        name, column, direction=direction, max_depth=depth, conditions=conditions
+    )
     if output_format == "json":
         click.echo(json.dumps(asdict(lineage), indent=2))
     else:
@@ -120,15 +145,25 @@ def lineage_command() -> None:
 
 @lineage_command.command("upstream")
 @_lineage_options
-def upstream_command(name: str, column: str | None, depth: int | None, output_format: str) -> None:
-    """The tables (or columns) NAME is built from, transitively, with the files producing them."""
-    _run("upstream", name, column, depth, output_format)
+def upstream_command(
+    name: str, column: str | None, conditions: bool, depth: int | None, output_format: str
+) -> None:
+    """The tables (or columns) NAME is built from, transitively, with the files producing them.
+
+    Column lineage follows the columns that carry values; --conditions adds those that only
+    filter, join or group the rows.
+    """
+    _run("upstream", name, column, conditions, depth, output_format)
 
 
 @lineage_command.command("downstream")
 @_lineage_options
 def downstream_command(
-    name: str, column: str | None, depth: int | None, output_format: str
+    name: str, column: str | None, conditions: bool, depth: int | None, output_format: str
 ) -> None:
-    """The tables (or columns) built from NAME, transitively: what breaks if it changes."""
-    _run("downstream", name, column, depth, output_format)
+    """The tables (or columns) built from NAME, transitively: what breaks if it changes.
+
+    Column lineage follows values; --conditions adds the columns whose rows NAME's column
+    filters, joins or groups.
+    """
+    _run("downstream", name, column, conditions, depth, output_format)

@@ -67,8 +67,12 @@ def ingest_run_config(
 
 @dg.job(
     partitions_def=source_partitions_def,
-    # The launchpad default: executor from the ``parallel`` flag (FEATURE_PARALLEL).
-    config={"execution": execution_config(parallel=FLAG_DEFAULTS[EXECUTOR_FLAG])},
+    # The launchpad default: executor from the ``parallel`` flag (FEATURE_PARALLEL), and a
+    # console that shows the ops' own messages, not every Dagster event (the UI has them all).
+    config={
+        "execution": execution_config(parallel=FLAG_DEFAULTS[EXECUTOR_FLAG]),
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    },
     tags={"lineage/kind": "ingest"},
     description="Parse the new, changed and deleted SQL files of one source folder and bring "
     "its lineage in Neo4j up to date.",

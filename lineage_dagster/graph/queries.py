@@ -260,3 +260,23 @@ CALL (source) {
 OPTIONAL MATCH (s:Statement {id: statement_id})
 RETURN source.id AS source, target.id AS target, statement_id, file, s.line AS line, kind
 """
+
+# Value lineage alone: where a column's values come from, without the columns that only decide
+# which rows it holds.
+COLUMN_UPSTREAM_VALUE_STEP = """
+UNWIND $keys AS key
+MATCH (target:Column {id: key})-[r:DERIVES_FROM]->(source:Column)
+WHERE r.kind <> 'condition'
+OPTIONAL MATCH (s:Statement {id: r.statement_id})
+RETURN source.id AS source, target.id AS target, r.statement_id AS statement_id, r.file AS file,
+       s.line AS line, r.kind AS kind
+"""
+
+COLUMN_DOWNSTREAM_VALUE_STEP = """
+UNWIND $keys AS key
+MATCH (target:Column)-[r:DERIVES_FROM]->(source:Column {id: key})
+WHERE r.kind <> 'condition'
+OPTIONAL MATCH (s:Statement {id: r.statement_id})
+RETURN source.id AS source, target.id AS target, r.statement_id AS statement_id, r.file AS file,
+       s.line AS line, r.kind AS kind
+"""

@@ -22,11 +22,13 @@ Level = Literal["table", "column"]
 MAX_DEPTH = 100
 """How far a walk goes when no depth is given; real pipelines are far shallower."""
 
-_STEPS: dict[tuple[Level, Direction], str] = {
-    ("table", "upstream"): queries.TABLE_UPSTREAM_STEP,
-    ("table", "downstream"): queries.TABLE_DOWNSTREAM_STEP,
-    ("column", "upstream"): queries.COLUMN_UPSTREAM_STEP,
-    ("column", "downstream"): queries.COLUMN_DOWNSTREAM_STEP,
+_STEPS: dict[tuple[Level, Direction, bool], str] = {
+    ("table", "upstream", True): queries.TABLE_UPSTREAM_STEP,
+    ("table", "downstream", True): queries.TABLE_DOWNSTREAM_STEP,
+    ("column", "upstream", True): queries.COLUMN_UPSTREAM_STEP,
+    ("column", "downstream", True): queries.COLUMN_DOWNSTREAM_STEP,
+    ("column", "upstream", False): queries.COLUMN_UPSTREAM_VALUE_STEP,
+    ("column", "downstream", False): queries.COLUMN_DOWNSTREAM_VALUE_STEP,
 }
 
 
@@ -105,14 +107,18 @@ def get_column_lineage(
     *,
     direction: Direction,
     max_depth: int | None = None,
+    conditions: bool = True,
 ) -> Lineage:
     """The columns upstream or downstream of ``table.column``, up to ``max_depth`` hops.
+
+    ``conditions=False`` follows value edges only (``direct``, ``expression``, ``aggregation``),
+    leaving out the columns that only filter, join or group the rows.
 
     Raises:
         UnknownNameError: The table, or the column in it, is not in the graph.
     """
     depth = _check_depth(max_depth)
-    return session.execute_read(_read_column_lineage, table, column, direction, depth)
+    return session.execute_read(_read_column_lineage, table, column, direction, depth, conditions)
 
 
 def close_matches(name: str, candidates: list[str], *, limit: int = 5) -> tuple[str, ...]:
@@ -153,7 +159,12 @@ def _read_table_lineage(
 
 
 def _read_column_lineage(
-    tx: ManagedTransaction, table: str, column: str, direction: Direction, depth: int
+    tx: ManagedTransaction,
+    table: str,
+    column: str,
+    direction: Direction,
+    depth: int,
+    conditions: bool,
 ) -> Lineage:
     if tx.run(queries.GET_TABLE, name=table).single() is None:
         names = [record["name"] for record in tx.run(queries.GET_TABLE_NAMES)]
@@ -163,13 +174,18 @@ def _read_column_lineage(
         names = [r["name"] for r in tx.run(queries.GET_TABLE_COLUMN_NAMES, table=table)]
         suggestions = tuple(f"{table}.{name}" for name in close_matches(column, names))
         raise UnknownNameError("column", column_id, suggestions)
-    return _walk(tx, column_id, "column", direction, depth)
+    return _walk(tx, column_id, "column", direction, depth, conditions)
 
 
 def _walk(
-    tx: ManagedTransaction, start: str, level: Level, direction: Direction, depth: int
+    tx: ManagedTransaction,
+    start: str,
+    level: Level,
+    direction: Direction,
+    depth: int,
+    conditions: bool = True,
 ) -> Lineage:
-    step = _STEPS[(level, direction)]
+    step = _STEPS[(level, direction, conditions)]
     far_end = "source" if direction == "upstream" else "target"
     distances = {start: 0}
     nodes: list[LineageNode] = []

@@ -290,3 +290,9 @@ def test_failed_files_are_counted_as_files_not_failures(capsys):
     out = capsys.readouterr().out
     assert "Failed files (1):" in out
     assert "a.sql:3: bad" in out and "a.sql:9: bad" in out
+
+
+def test_lineage_conditions_need_a_column(env):
+    result = invoke(["lineage", "upstream", "risk.exposure", "--conditions"], env)
+    assert result.exit_code == 2
+    assert "--conditions applies to column lineage" in result.output

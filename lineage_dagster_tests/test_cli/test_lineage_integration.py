@@ -106,7 +106,16 @@ def test_column_upstream_depth_1_and_transitive_with_edge_kinds(graph_env):
     )
     assert code == 0, near
     assert edges(near) == {("risk.exposure.total", "finance.report.total", "direct", *REPORT)}
-    code, far = lineage(graph_env, "upstream", "finance.report", "-c", "total")
+    code, values = lineage(graph_env, "upstream", "finance.report", "-c", "total")
+    # By default only the columns that carry values: no join or grouping keys.
+    assert distances(values) == {
+        "risk.exposure.total": 1,
+        "stg.trades.amount": 2,
+        "ref.fx.rate": 2,
+        "raw.trades.amount": 3,
+    }
+    assert "condition" not in {e[2] for e in edges(values)}
+    code, far = lineage(graph_env, "upstream", "finance.report", "-c", "total", "--conditions")
     assert distances(far) == {
         "risk.exposure.total": 1,
         "stg.trades.amount": 2,
@@ -143,7 +152,7 @@ def test_column_downstream(graph_env):
 
 
 def test_table_output_lists_each_edge_with_file_and_statement(graph_env):
-    args = ["lineage", "upstream", "risk.exposure", "--column", "book"]
+    args = ["lineage", "upstream", "risk.exposure", "--column", "book", "--conditions"]
     result = CliRunner().invoke(main, args, env=graph_env)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
