@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 Direction = Literal["upstream", "downstream"]
 Level = Literal["table", "column"]
 
+KNOWN_COLUMNS_SHOWN = 20
+"""How many of a table's columns an unknown-column error lists."""
+
 MAX_DEPTH = 100
 """How far a walk goes when no depth is given; real pipelines are far shallower."""
 
@@ -76,16 +79,29 @@ class Lineage:
 
 
 class UnknownNameError(LookupError):
-    """No table or column of that name is in the graph; ``suggestions`` are close matches."""
+    """No table or column of that name is in the graph; ``suggestions`` are close matches, and
+    for a column, ``known`` lists the table's columns the graph holds."""
 
-    def __init__(self, kind: Level, name: str, suggestions: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        kind: Level,
+        name: str,
+        suggestions: tuple[str, ...] = (),
+        known: tuple[str, ...] = (),
+    ) -> None:
         message = f"No {kind} named {name!r} in the lineage graph"
         if suggestions:
             message += "; did you mean " + ", ".join(suggestions) + "?"
+        elif known:
+            shown = ", ".join(known[:KNOWN_COLUMNS_SHOWN])
+            extra = len(known) - KNOWN_COLUMNS_SHOWN
+            more = f" and {extra} more" if extra > 0 else ""
+            message += f"; its table has the columns {shown}{more}"
         super().__init__(message)
         self.kind = kind
         self.name = name
         self.suggestions = suggestions
+        self.known = known
 
 
 def get_table_lineage(
@@ -171,9 +187,9 @@ def _read_column_lineage(
         raise UnknownNameError("table", table, close_matches(table, names))
     column_id = f"{table}.{column}"
     if tx.run(queries.GET_COLUMN, id=column_id).single() is None:
-        names = [r["name"] for r in tx.run(queries.GET_TABLE_COLUMN_NAMES, table=table)]
+        names = sorted(r["name"] for r in tx.run(queries.GET_TABLE_COLUMN_NAMES, table=table))
         suggestions = tuple(f"{table}.{name}" for name in close_matches(column, names))
-        raise UnknownNameError("column", column_id, suggestions)
+        raise UnknownNameError("column", column_id, suggestions, tuple(names))
     return _walk(tx, column_id, "column", direction, depth, conditions)
 
 

@@ -180,6 +180,9 @@ def test_unknown_names_exit_1_with_close_matches(graph_env):
     code, message = lineage(graph_env, "upstream", "nothing.like.this")
     assert code == 1
     assert "did you mean" not in message
+    code, message = lineage(graph_env, "upstream", "risk.exposure", "--column", "notional")
+    assert code == 1
+    assert message.rstrip().endswith("its table has the columns book, total")
 
 
 def test_cache_stats_then_clear(graph_env):
