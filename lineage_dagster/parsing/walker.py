@@ -659,8 +659,13 @@ class ColumnWalker:
             if not isinstance(current, exp.Expr):
                 continue  # a flag stored where an expression usually is
             if isinstance(current, exp.Star):
-                # ``COUNT(*)``: the value depends on every row of every source.
-                _raise_to(deps, _every_row(scope), kind)
+                continue  # ``COUNT(*)`` counts rows: it reads no column
+            if isinstance(current, exp.Filter):
+                # ``AGG(x) FILTER (WHERE c)``: ``c`` only decides which rows are aggregated.
+                stack.append((current.this, kind))
+                where = current.args.get("expression")
+                if rel is not None and where is not None:
+                    rel.conditions.update(self.expression_deps(where, scope, ctes, rel))
                 continue
             if isinstance(current, exp.Column):
                 if isinstance(current.this, exp.Star):
@@ -751,11 +756,6 @@ def _union(left: Relation, right: Relation) -> Relation:
     out.conditions = left.conditions | right.conditions
     out.tables = left.tables | right.tables
     return out
-
-
-def _every_row(scope: Scope) -> Deps:
-    """``table.*`` of every table that a source of ``scope`` reads."""
-    return {f"{table}.*": DIRECT for source in scope.sources.values() for table in source.tables}
 
 
 def _raise_to(into: Deps, other: Deps, kind: int) -> None:
