@@ -609,19 +609,41 @@ def _handle_delete(expression: exp.Delete, result: _Result, script: ScriptState,
     if table is None:
         result.sources |= source_tables(expression, script, set())
         return
-    target = script.namer.table(table)
-    # ``DELETE t FROM dbo.t t JOIN ...`` (T-SQL, MySQL) lists the deleted aliases in ``tables``.
-    exclude = {id(table)} | {id(t) for t in expression.args.get("tables") or ()}
+    namer = script.namer
+    # ``DELETE t FROM dbo.t t JOIN ...`` (T-SQL, MySQL) lists the deleted aliases in ``tables``;
+    # MySQL's ``DELETE a, b FROM a JOIN b ...`` deletes from both: they are written, not read.
+    named = list(expression.args.get("tables") or ())
+    deleted = [_deleted_table(t, table, namer) for t in named] if named else [table]
+    exclude = {id(t) for t in deleted} | {id(t) for t in named}
     sources = source_tables(expression, script, exclude)
-    if target is None:
-        result.sources |= sources
-        return
-    sources.discard(target)
+    targets = [name for name in (namer.table(t) for t in deleted) if name is not None]
+    sources.difference_update(targets)
     result.sources |= sources
-    # Deleting rows moves no data: the table is a target only when other tables decide
-    # which rows go (USING, subqueries).
-    if sources and not (script.namer.is_temp_name(target) or target in script.temp_tables):
-        result.targets.append(target)
+    # A statement that changes a table names it as a target, even when it reads no other.
+    result.targets += [t for t in targets if not _is_temp(t, script)]
+
+
+def _deleted_table(named: exp.Table, table: exp.Table, namer: Namer) -> exp.Table:
+    """The FROM table (``table`` or one it joins) that a name in ``DELETE name, ... FROM``
+    stands for: the one with that alias, else that name; else the name itself."""
+    candidates = [table] + [
+        join.this for join in table.args.get("joins") or () if isinstance(join.this, exp.Table)
+    ]
+    wanted = namer.ident(named.this)
+    for candidate in candidates:
+        alias = candidate.args.get("alias")
+        if alias is not None and alias.this is not None and namer.ident(alias.this) == wanted:
+            return candidate
+    fqn = namer.table(named)
+    for candidate in candidates:
+        if namer.table(candidate) == fqn:
+            return candidate
+    return named
+
+
+def _is_temp(fqn: str, script: ScriptState) -> bool:
+    """Whether ``fqn`` is a temporary table of the script (resolved away, never a target)."""
+    return script.namer.is_temp_name(fqn) or fqn in script.temp_tables
 
 
 def _handle_merge(expression: exp.Merge, result: _Result, script: ScriptState, line: int) -> None:
@@ -712,6 +734,7 @@ def _one_column_per_name(rel: Relation) -> Relation:
 
 
 def _handle_drop(expression: exp.Drop, result: _Result, script: ScriptState, line: int) -> None:
+    kind = (expression.args.get("kind") or "").upper()
     for table in expression.args.get("tables") or [expression.this]:
         if not isinstance(table, exp.Table):
             continue
@@ -719,7 +742,18 @@ def _handle_drop(expression: exp.Drop, result: _Result, script: ScriptState, lin
         if fqn is None:
             continue
         script.created.pop(fqn, None)
-        # A dropped temp table stays resolvable: a re-created one replaces it anyway.
+        # A dropped temp table stays resolvable: a re-created one replaces it anyway. A DROP
+        # followed by another DROP of the same name is the clean-up before a staging table
+        # that the script creates and drops again: no target either.
+        if (
+            kind in _DROPPED_KINDS
+            and not _is_temp(fqn, script)
+            and script.script_temps.get(fqn, -1) <= script.position
+        ):
+            result.targets.append(fqn)
+
+
+_DROPPED_KINDS = frozenset({"TABLE", "VIEW"})
 
 
 def _handle_alter(expression: exp.Alter, result: _Result, script: ScriptState, line: int) -> None:
@@ -742,6 +776,24 @@ def _handle_alter(expression: exp.Alter, result: _Result, script: ScriptState, l
             _rename(old, target_table(action.this), result, script)
         elif isinstance(action, exp.SwapTable):
             _swap(old, target_table(action.this), result, script)
+        elif isinstance(action, _CHANGES_TABLE) and not _is_temp(old, script):
+            # ``ADD/DROP/ALTER/RENAME COLUMN``, partitions: the table changes; nothing is read
+            # (targets are deduplicated when the statement's lineage is built).
+            result.targets.append(old)
+
+
+_CHANGES_TABLE = tuple(
+    cls
+    for cls in (
+        exp.ColumnDef,
+        exp.Drop,
+        exp.AlterColumn,
+        exp.RenameColumn,
+        getattr(exp, "AddPartition", None),
+        getattr(exp, "DropPartition", None),
+    )
+    if cls is not None
+)
 
 
 def _rename(old: str, new_table: exp.Table | None, result: _Result, script: ScriptState) -> None:
@@ -880,7 +932,12 @@ def _handle_command(
 
 
 def _handle_truncate(expression: exp.Expr, result: _Result, script: ScriptState, line: int) -> None:
-    return
+    """``TRUNCATE a, b``: the tables are emptied, so they are targets (nothing is read)."""
+    for table in expression.expressions:
+        if isinstance(table, exp.Table):
+            fqn = script.namer.table(table)
+            if fqn is not None and not _is_temp(fqn, script):
+                result.targets.append(fqn)
 
 
 _CATALOG_KINDS = frozenset({"CATALOG", "DATABASE"})
