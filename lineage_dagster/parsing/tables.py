@@ -31,23 +31,19 @@ def source_tables(node: exp.Expr, script: ScriptState, exclude: set[int]) -> set
     namer = script.namer
     out: set[str] = set()
     tables: list[exp.Table] = []
-    cte_names: set[str] = set()
+    ctes: list[exp.CTE] = []
     selects = script.select_hint if node is script.root else None
-    if selects is None or _walk_tables(node, namer, tables, cte_names, skeleton=True) != selects:
+    if selects is None or _walk_tables(node, namer, tables, ctes, skeleton=True) != selects:
         tables.clear()
-        cte_names.clear()
-        _walk_tables(node, namer, tables, cte_names, skeleton=False)
+        ctes.clear()
+        _walk_tables(node, namer, tables, ctes, skeleton=False)
+    if ctes:
+        tables = _outside_unused_ctes(tables, ctes, namer)
     temp_tables = script.temp_tables
     fqn_of = namer.table
     for table in tables:
         if exclude and id(table) in exclude:
             continue
-        if cte_names:
-            this = table.this
-            if not table.args.get("db") and isinstance(this, exp.Identifier):
-                name = namer.ident(this)
-                if name in cte_names and _refers_to_cte(table, name, namer):
-                    continue
         parent = table.parent
         if (
             parent is not None
@@ -65,6 +61,44 @@ def source_tables(node: exp.Expr, script: ScriptState, exclude: set[int]) -> set
         elif not namer.is_temp_name(fqn):
             out.add(fqn)
     return out
+
+
+def _outside_unused_ctes(
+    tables: list[exp.Table], ctes: list[exp.CTE], namer: Namer
+) -> list[exp.Table]:
+    """``tables`` without the references to CTEs and the tables of CTEs that nothing reads.
+
+    A CTE is read when the main query, or a CTE that is read, names it (through any depth
+    of CTEs); the tables inside one that is never read feed nothing.
+    """
+    names = {namer.ident(c.args["alias"].this) for c in ctes if c.args.get("alias")}
+    reads: dict[int, list[exp.CTE]] = {}  # id of the reading CTE (0: the statement) -> CTEs
+    others: list[exp.Table] = []
+    for table in tables:
+        this = table.this
+        if not table.args.get("db") and isinstance(this, exp.Identifier):
+            name = namer.ident(this)
+            if name in names:
+                cte, owner = _cte_of(table, name, namer)
+                if cte is not None:
+                    reads.setdefault(id(owner) if owner is not None else 0, []).append(cte)
+                    continue
+        others.append(table)
+    live: set[int] = {0}
+    stack = [0]
+    while stack:
+        for cte in reads.get(stack.pop(), ()):
+            if id(cte) not in live:
+                live.add(id(cte))
+                stack.append(id(cte))
+    if all(id(cte) in live for cte in ctes):
+        return others
+    kept = []
+    for table in others:
+        owner = table.find_ancestor(exp.CTE)
+        if owner is None or id(owner) in live:
+            kept.append(table)
+    return kept
 
 
 # Parents of the tables named by a foreign key (``REFERENCES t (col)``), which are no source.
@@ -120,9 +154,9 @@ def _role(cls: type) -> int:
 
 
 def _walk_tables(
-    node: exp.Expr, namer: Namer, tables: list[exp.Table], cte_names: set[str], *, skeleton: bool
+    node: exp.Expr, namer: Namer, tables: list[exp.Table], ctes: list[exp.CTE], *, skeleton: bool
 ) -> int:
-    """Collect the tables and CTE names under ``node``; return the number of SELECTs seen.
+    """Collect the tables and CTEs under ``node``; return the number of SELECTs seen.
 
     Walking the tree is most of the cost of table-level lineage. The walk skips the leaves
     that hold no table (columns, literals, types), which makes it 2-3x faster than
@@ -164,9 +198,7 @@ def _walk_tables(
                         push(value)
                 continue
             elif role == _CTE:
-                alias = current.args.get("alias")
-                if alias is not None:
-                    cte_names.add(namer.ident(alias.this))
+                ctes.append(current)  # type: ignore[arg-type]  # the role says it is a CTE
             elif role == _SELECT:
                 selects += 1
             if skeleton:
@@ -199,12 +231,17 @@ def resolve_temp(fqn: str, script: ScriptState) -> set[str] | tuple[str, ...]:
     return (fqn,)
 
 
-def _refers_to_cte(table: exp.Table, name: str, namer: Namer) -> bool:
+def _cte_of(table: exp.Table, name: str, namer: Namer) -> tuple[exp.CTE | None, exp.CTE | None]:
+    """The CTE that ``table`` (named ``name``) refers to, if any, and the innermost CTE that
+    holds the reference (``None``: the statement's main query)."""
     node = table.parent
     inside_cte: exp.CTE | None = None
+    owner: exp.CTE | None = None
     while node is not None:
         if isinstance(node, exp.CTE):
             inside_cte = node
+            if owner is None:
+                owner = node
         with_ = node.args.get("with_") if not isinstance(node, exp.With) else None
         if isinstance(with_, exp.With):
             ctes = with_.expressions
@@ -218,9 +255,9 @@ def _refers_to_cte(table: exp.Table, name: str, namer: Namer) -> bool:
                 if alias is None or namer.ident(alias.this) != name:
                     continue
                 if position is None or i < position or (i == position and recursive):
-                    return True
+                    return cte, owner if owner is not None else node.find_ancestor(exp.CTE)
         node = node.parent
-    return False
+    return None, owner
 
 
 def target_table(node: exp.Expr | None) -> exp.Table | None:
