@@ -940,9 +940,6 @@ def _handle_truncate(expression: exp.Expr, result: _Result, script: ScriptState,
                 result.targets.append(fqn)
 
 
-_CATALOG_KINDS = frozenset({"CATALOG", "DATABASE"})
-
-
 def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line: int) -> None:
     """``USE db``/``USE db.schema``/``USE SCHEMA``/``USE DATABASE``: defaults for what follows."""
     table = expression.this
@@ -954,9 +951,15 @@ def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line
     names = [namer.ident(part) for part in table.parts]
     if not all(names):
         return
-    if kind in _CATALOG_KINDS or (not kind and type(namer.dialect).__name__ in _CATALOG_USE):
+    dialect = type(namer.dialect).__name__
+    if kind == "DATABASE" and dialect in _DATABASE_IS_SCHEMA:
+        kind = "SCHEMA"
+    if kind == "CATALOG" or (
+        len(names) == 1 and (kind == "DATABASE" or (not kind and dialect in _CATALOG_USE))
+    ):
         namer.use(names[-1], None)
-    elif kind in ("", "SCHEMA", "NAMESPACE"):
+    elif kind in ("", "SCHEMA", "NAMESPACE", "DATABASE"):
+        # ``USE a.b`` (any kind) names a database/catalog and a schema.
         if len(names) >= 2:
             namer.use(names[-2], names[-1])
         else:
@@ -965,6 +968,10 @@ def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line
 
 # Dialects whose bare ``USE name`` selects a database holding schemas (a catalog).
 _CATALOG_USE = frozenset({"TSQL", "Fabric", "Snowflake"})
+# Dialects where a database is a schema (``USE DATABASE db`` = ``USE SCHEMA db``).
+_DATABASE_IS_SCHEMA = frozenset(
+    {"Spark", "Spark2", "Databricks", "Hive", "MySQL", "Doris", "StarRocks", "ClickHouse"}
+)
 
 
 def _handle_load_data(
