@@ -39,7 +39,8 @@ class Relation:
     """The columns a query (or table) produces, with the base columns each derives from."""
 
     __slots__ = (
-        "any_column", "conditions", "deps", "index", "names", "star_union", "stars", "tables",
+        "any_column", "base", "conditions", "deps", "folded", "index", "names", "star_union",
+        "stars", "tables",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -55,9 +56,14 @@ class Relation:
         self.star_union = False
         self.conditions: set[str] = set()  # base columns that filter or join the rows
         self.tables: set[str] = set()
+        # A base table whose columns the schema lists: a column the schema does not list is
+        # still read from it when the query names it there (schemas lag behind tables).
+        self.base: str | None = None
+        self.folded: dict[str, int] | None = None  # lower-cased name -> index, built on demand
 
     def add(self, name: str, deps: Deps) -> None:
         """Append an output column."""
+        self.folded = None
         self.index.setdefault(name, len(self.names))
         self.names.append(name)
         self.deps.append(deps)
@@ -67,20 +73,35 @@ class Relation:
         """Whether every output column is known (no unknown star passthrough)."""
         return not self.stars
 
+    def position(self, name: str) -> int | None:
+        """The index of output column ``name``: by exact name, else ignoring case (a quoted
+        or upper-cased name against a schema written in another case)."""
+        i = self.index.get(name)
+        if i is None and self.names:
+            folded = self.folded
+            if folded is None:
+                folded = self.folded = {}
+                for j, known in enumerate(self.names):
+                    folded.setdefault(known.lower(), j)
+            i = folded.get(name.lower())
+        return i
+
     def lookup(self, name: str) -> Deps | None:
         """The lineage of output column ``name``, ``None`` if it cannot be told."""
-        i = self.index.get(name)
+        i = self.position(name)
         if i is not None:
             return self.deps[i]
         if self.any_column is not None:
             return self.any_column
         if len(self.stars) == 1 or (self.stars and self.star_union):
             return {f"{star}.{name}": DIRECT for star in self.stars}
+        if self.base is not None:
+            return {f"{self.base}.{name}": DIRECT}
         return None
 
     def has(self, name: str) -> bool | None:
         """True/False when known, ``None`` when the relation may or may not have it."""
-        if name in self.index:
+        if self.position(name) is not None:
             return True
         # A table function with named outputs has exactly those; only nameless ones (their
         # columns are unknown) may hold any name.
@@ -92,6 +113,7 @@ def table_relation(fqn: str, columns: list[str] | None) -> Relation:
     rel = Relation()
     rel.tables.add(fqn)
     if columns:
+        rel.base = fqn
         for column in columns:
             rel.add(column, {f"{fqn}.{column}": DIRECT})
     else:
@@ -554,6 +576,9 @@ class ColumnWalker:
     def _unqualified(self, name: str, scope: Scope) -> Deps | None:
         """The lineage of a column named without a table."""
         current: Scope | None = scope
+        # The only table of the innermost SELECT that has one, when its schema lacks ``name``
+        # and no outer SELECT has it either: the schema is behind the table.
+        fallback: Relation | None = None
         while current is not None:
             sources = current.sources
             if (
@@ -566,6 +591,8 @@ class ColumnWalker:
                 (source,) = sources.values()
                 if source.has(name) is not False:
                     return source.lookup(name)
+                if fallback is None and source.base is not None:
+                    fallback = source
             else:
                 definite = []
                 maybe = []
@@ -594,7 +621,7 @@ class ColumnWalker:
             if projection is not None:
                 return projection
             current = current.outer
-        return None
+        return fallback.lookup(name) if fallback is not None else None
 
     def _qualified_elsewhere(self, name: str, scope: Scope, maybe: list[Relation]) -> Deps | None:
         """The lineage of ``name`` when several tables of unknown columns may have it.
