@@ -513,8 +513,11 @@ class ColumnWalker:
                 name = namer.name(name, quoted=False)
             else:
                 name = inner.sql(dialect=namer.dialect)  # ``COUNT(*)`` would say ``*``
-        if isinstance(inner, exp.Column):
-            deps = self.column_deps(inner, scope, ctes) or {}
+        root = inner
+        while isinstance(root, exp.Dot):
+            root = root.this  # ``t.a.b.c.d``: a field of the column ``t.a.b.c`` names
+        if isinstance(root, exp.Column):
+            deps = self.column_deps(root, scope, ctes) or {}
             deps = dict(deps)
         else:
             deps = self.expression_deps(inner, scope, ctes, rel)
@@ -545,6 +548,7 @@ class ColumnWalker:
         if table is not None:
             qualifier = namer.ident(table)
             db = column.args.get("db")
+            catalog = column.args.get("catalog")
             while current is not None:
                 source = current.sources.get(qualifier)
                 if source is None and db is not None:
@@ -557,6 +561,11 @@ class ColumnWalker:
                             if fqn.endswith(f"{namer.ident(db)}.{qualifier}"):
                                 source = current.sources.get(alias)
                                 break
+                if source is None and catalog is not None and self.struct_fields:
+                    # ``alias.struct_col.field.subfield``: the column is the second part.
+                    source = self._source_named(namer.ident(catalog), current)
+                    if source is not None:
+                        name = namer.column(db)
                 if source is None:
                     for alias, fqn in current.aliases.items():
                         if fqn.rsplit(".", 1)[-1] == qualifier:
@@ -572,6 +581,16 @@ class ColumnWalker:
             root = column.args.get("catalog") or column.args.get("db") or table
             return self._unqualified(namer.column(root), scope)
         return self._unqualified(name, scope)
+
+    @staticmethod
+    def _source_named(name: str, scope: Scope) -> Relation | None:
+        """The source of ``scope`` with alias ``name``, else the table named ``name``."""
+        source = scope.sources.get(name)
+        if source is None:
+            for alias, fqn in scope.aliases.items():
+                if fqn.rsplit(".", 1)[-1] == name:
+                    return scope.sources.get(alias)
+        return source
 
     def _unqualified(self, name: str, scope: Scope) -> Deps | None:
         """The lineage of a column named without a table."""
