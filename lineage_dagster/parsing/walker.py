@@ -561,7 +561,7 @@ class ColumnWalker:
                             if fqn.endswith(f"{namer.ident(db)}.{qualifier}"):
                                 source = current.sources.get(alias)
                                 break
-                if source is None and catalog is not None and self.struct_fields:
+                if source is None and catalog is not None and db is not None and self.struct_fields:
                     # ``alias.struct_col.field.subfield``: the column is the second part.
                     source = self._source_named(namer.ident(catalog), current)
                     if source is not None:
