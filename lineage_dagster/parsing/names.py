@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -185,6 +186,8 @@ class Namer:
                 return None
             parts.append(name)
         last = parts[-1]
+        if self.tables_keep_case and (last[-1] in _SHARD_ENDS or "$" in last):
+            last = parts[-1] = bigquery_table(last)
         if len(parts) == 2 and ("/" in last or ":" in last) and parts[0].lower() in FILE_FORMATS:
             # Spark/Databricks ``parquet.`s3://bucket/path```: the files themselves.
             return last
@@ -213,6 +216,7 @@ class Namer:
         """Normalise a dotted table name given as text (schema mappings, CLI input)."""
         if self.tables_keep_case:
             parts = [p.strip('"`[]') for p in name.split(".")]
+            parts[-1] = bigquery_table(parts[-1])
         else:
             parts = [self.name(p.strip('"`[]'), quoted=p[:1] in '"`[') for p in name.split(".")]
         default = self.default
@@ -221,6 +225,25 @@ class Namer:
         elif self.catalog_only and len(parts) == 2:
             parts = [self.catalog_only, *parts]
         return ".".join(parts)
+
+
+_SHARD = re.compile(r"(.+_)(?:\d{8}|\d*\*)")
+_SHARD_ENDS = frozenset("0123456789*")
+
+
+def bigquery_table(name: str) -> str:
+    """One name for a BigQuery table however it is addressed: a date shard or a wildcard
+    (``events_20240101``, ``events_2024*``) is ``events_*``; a partition decorator
+    (``t$20240101``, ``t$__UNPARTITIONED__``) is dropped.
+
+    >>> bigquery_table("events_20240101"), bigquery_table("fx$__UNPARTITIONED__")
+    ('events_*', 'fx')
+    """
+    cut = name.find("$")
+    if cut > 0:
+        name = name[:cut]
+    match = _SHARD.fullmatch(name)
+    return match.group(1) + "*" if match else name
 
 
 def normalize_schema(schema: Mapping[str, Any] | None, namer: Namer) -> dict[str, list[str]]:
