@@ -409,6 +409,14 @@ def _handle_create(expression: exp.Create, result: _Result, script: ScriptState,
     if fqn is None:
         return
     exclude = {id(table)}
+    # ClickHouse ``CREATE MATERIALIZED VIEW mv TO t AS SELECT``: the view stores nothing, it
+    # inserts every new row of its query into ``t``, which is what it writes.
+    to_table = _to_table(expression)
+    if to_table is not None:
+        to_fqn = script.namer.table(to_table)
+        if to_fqn is not None:
+            exclude.add(id(to_table))
+            fqn = to_fqn
     sources = source_tables(expression, script, exclude)
     # Temporary views (Spark, Postgres) are session-scoped like temporary tables.
     temp = is_temp_create(expression, fqn, script) or (
@@ -458,6 +466,14 @@ def _handle_create(expression: exp.Create, result: _Result, script: ScriptState,
     if sources and script.columns:
         for source in sorted(sources):
             result.edges[(f"{source}.*", f"{fqn}.*")] = "direct"
+
+
+def _to_table(create: exp.Create) -> exp.Table | None:
+    props = create.args.get("properties")
+    for prop in props.expressions if props is not None else ():
+        if isinstance(prop, exp.ToTableProperty) and isinstance(prop.this, exp.Table):
+            return prop.this
+    return None
 
 
 def _record_write(

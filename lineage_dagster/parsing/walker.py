@@ -285,6 +285,8 @@ class ColumnWalker:
     ) -> tuple[str, Relation | None]:
         """The alias and relation of a FROM/JOIN item (table, subquery, UNNEST, VALUES...)."""
         if isinstance(node, exp.Table):
+            if isinstance(node.this, exp.SemanticView):
+                return self._semantic_view(node)
             alias, rel = self.table(node, ctes)
             if rel is not None and rel.tables and len(rel.tables) == 1:
                 scope.aliases[alias] = next(iter(rel.tables))
@@ -318,6 +320,31 @@ class ColumnWalker:
         if isinstance(node, exp.Values):
             return alias, self.query(node, ctes, scope)
         return alias, None
+
+    def _semantic_view(self, node: exp.Table) -> tuple[str, Relation | None]:
+        """Snowflake ``SEMANTIC_VIEW(v DIMENSIONS ... METRICS ... WHERE ...)``: a column per
+        dimension, fact and metric, each read from the view's column of that name."""
+        namer = self.namer
+        view = node.this
+        alias_node = node.args.get("alias")
+        alias = namer.ident(alias_node.this) if alias_node and alias_node.this else ""
+        table = view.this if isinstance(view.this, exp.Table) else None
+        fqn = namer.table(table) if table is not None else None
+        if fqn is None:
+            return alias, None
+        rel = Relation()
+        rel.tables.add(fqn)
+        for arg in ("dimensions", "facts", "metrics"):
+            for item in view.args.get(arg) or ():
+                inner = item.this if isinstance(item, exp.Alias) else item
+                column = namer.column(inner.this if isinstance(inner, exp.Column) else inner)
+                name = namer.column(item.args["alias"]) if isinstance(item, exp.Alias) else column
+                rel.add(name, {f"{fqn}.{column}": DIRECT})
+        where = view.args.get("where")
+        if where is not None:
+            for column_node in where.find_all(exp.Column):
+                rel.conditions.add(f"{fqn}.{namer.column(column_node.this)}")
+        return alias or fqn.rsplit(".", 1)[-1], _renamed(rel, alias_node, namer)
 
     # --- queries --------------------------------------------------------------------------------
 
