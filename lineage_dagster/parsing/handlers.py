@@ -46,6 +46,9 @@ _EXCHANGE = re.compile(
     rf"\((?:[^()']|'(?:[^']|'')*')*\)\s*WITH\s+TABLE\s+(?P<source>{_NAME})\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+# Snowflake ``PUT file://local @stage/path`` uploads files; ``GET @stage file://local``
+# downloads them.
+_PUT_GET = re.compile(r"^\s*'?(?P<source>[^\s']+)'?\s+'?(?P<target>[^\s']+)'?")
 _DECLARE_GTT = re.compile(
     r"^\s*DECLARE\s+GLOBAL\s+TEMPORARY\s+TABLE\s+([\w$#@.\"]+)", re.IGNORECASE
 )
@@ -860,6 +863,11 @@ def _handle_copy(expression: exp.Copy, result: _Result, script: ScriptState, lin
         for item in files:
             if isinstance(item, (exp.Subquery, exp.Query)):
                 sources |= source_tables(item, script, set())
+            elif isinstance(item, exp.Table) and not _is_path_table(item):
+                # Snowflake ``COPY INTO @stage/path/ FROM schema.table`` unloads a table.
+                name = namer.table(item)
+                if name is not None:
+                    sources |= set(resolve_temp(name, script))
             else:
                 name = _path_name(item)
                 if name:
@@ -926,6 +934,12 @@ def _handle_command(
                 result.sources |= source_tables(tree, script, set())
         result.targets.append(match.group("path"))
         return
+    if keyword in ("PUT", "GET"):
+        match = _PUT_GET.match(text)
+        if match is not None:
+            result.sources.add(match.group("source"))
+            result.targets.append(match.group("target"))
+        return
     if keyword == "ALTER":
         match = _EXCHANGE.match(text)
         if match is None:
@@ -990,6 +1004,15 @@ _DATABASE_IS_SCHEMA = frozenset(
 )
 
 
+def _handle_put(expression: exp.Expr, result: _Result, script: ScriptState, line: int) -> None:
+    """Snowflake ``PUT file://local @stage/path``: the local files feed the stage."""
+    source = expression.this
+    target = expression.args.get("target")
+    if isinstance(source, (exp.Literal, exp.Var)) and isinstance(target, (exp.Literal, exp.Var)):
+        result.sources.add(source.name)
+        result.targets.append(target.name)
+
+
 def _handle_load_data(
     expression: exp.Expr, result: _Result, script: ScriptState, line: int
 ) -> None:
@@ -1049,6 +1072,7 @@ _HANDLERS: dict[type, Any] = {
     exp.TruncateTable: _handle_truncate,
     exp.Use: _handle_use,
     exp.LoadData: _handle_load_data,
+    **({exp.Put: _handle_put} if hasattr(exp, "Put") else {}),
     exp.Cache: _handle_cache,
     exp.Declare: _handle_declare,
 }

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.tokens import Token, TokenType
 
 from lineage_dagster.parsing.models import StatementError
 
 if TYPE_CHECKING:
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.parser import Parser
-    from sqlglot.tokens import Token
 
 # Token types whose text is data (a string or a quoted name), never a keyword.
 _DATA_TOKENS = frozenset({TokenType.STRING, TokenType.IDENTIFIER, TokenType.NATIONAL_STRING})
@@ -267,6 +266,7 @@ def _parse_chunk(
             or _strip_tsql_clauses(chunk, sql, parser)
             or _strip_merge_delete(chunk, sql, parser)
             or _compound_assignments(chunk, sql, parser)
+            or _names_from_keywords(chunk, sql, parser)
         )
         if recovered is not None:
             yield ParsedStatement(line, recovered, start=chunk[0].start, end=chunk[-1].end + 1)
@@ -528,6 +528,80 @@ def _strip_tsql_clauses(chunk: list[Token], sql: str, parser: Parser) -> exp.Exp
         return None
     try:
         return parser.parse(kept, sql)[0]
+    except (ParseError, RecursionError):
+        return None
+
+
+# Tokens after which a value ends: a ``[`` there is a subscript (``arr[1]``), not a name.
+_VALUE_ENDS = frozenset(
+    {TokenType.VAR, TokenType.IDENTIFIER, TokenType.R_PAREN, TokenType.R_BRACKET,
+     TokenType.NUMBER, TokenType.STRING}
+)  # fmt: skip
+# Words before ``KEY`` that make it the keyword (``PRIMARY KEY``), not a column name.
+_KEY_WORDS = frozenset({"PRIMARY", "UNIQUE", "FOREIGN", "DUPLICATE", "SORTKEY", "DISTKEY"})
+
+
+def _names_from_keywords(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | None:
+    """Names the dialect's parser reads as keywords: ``[name]`` written in a dialect without
+    bracket quoting (Redshift scripts ported from T-SQL), and ``key`` as a column (MySQL).
+    Parse the statement with those tokens read as names."""
+    out: list[Token] = []
+    changed = False
+    i = 0
+    n = len(chunk)
+    while i < n:
+        token = chunk[i]
+        kind = token.token_type
+        previous = out[-1] if out else None
+        if (
+            kind == TokenType.L_BRACKET
+            and i + 2 < n
+            and chunk[i + 2].token_type == TokenType.R_BRACKET
+            and chunk[i + 1].token_type not in (TokenType.NUMBER, TokenType.STRING)
+            and (previous is None or previous.token_type not in _VALUE_ENDS)
+            and (previous is None or previous.text.upper() != "ARRAY")
+        ):
+            inner = chunk[i + 1]
+            out.append(
+                Token(
+                    TokenType.IDENTIFIER,
+                    inner.text,
+                    inner.line,
+                    inner.col,
+                    token.start,
+                    chunk[i + 2].end,
+                    token.comments,
+                )
+            )
+            changed = True
+            i += 3
+            continue
+        if (
+            kind == TokenType.KEY
+            and (previous is None or _keyword(previous) not in _KEY_WORDS)
+            and (i + 1 == n or chunk[i + 1].token_type not in (TokenType.VAR, TokenType.L_PAREN))
+        ):
+            # A quoted name: the parser matches some keywords by their text even in VAR tokens.
+            out.append(
+                Token(
+                    TokenType.IDENTIFIER,
+                    token.text,
+                    token.line,
+                    token.col,
+                    token.start,
+                    token.end,
+                    token.comments,
+                )
+            )
+            changed = True
+            i += 1
+            continue
+        out.append(token)
+        i += 1
+    if not changed:
+        return None
+    try:
+        return parser.parse(out, sql)[0]
     except (ParseError, RecursionError):
         return None
 
