@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from lineage_dagster.parsing.dialects import dialect_from_comment, get_dialect, resolve_dialect
 from lineage_dagster.parsing.errors import SqlDecodeError, SqlFileError, SqlFileTooLargeError
-from lineage_dagster.parsing.handlers import statement_kind, statement_lineage
+from lineage_dagster.parsing.handlers import add_temp_outputs, statement_kind, statement_lineage
 from lineage_dagster.parsing.models import (
     FileLineage,
     StatementError,
@@ -299,6 +299,8 @@ def _extract(
                     )
                 )
         _release(parsed.expression)
+    if script.temp_writes:
+        add_temp_outputs(statements, script)
     return FileLineage(path, digest, dialect_name, tuple(statements))
 
 

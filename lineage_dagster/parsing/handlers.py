@@ -8,6 +8,7 @@ created tables) goes into the script's
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +160,7 @@ def statement_lineage(
 ) -> StatementLineage:
     """The lineage of one parsed statement; updates ``script`` for the statements after it."""
     kind = statement_kind(expression)
+    script.index = index
     result = _Result(kind, conditions=script.conditions)
     handler = _HANDLERS.get(type(expression))
     if handler is None:
@@ -188,6 +190,32 @@ def statement_lineage(
     fields["column_lineage"] = edges
     fields["error"] = None
     return lineage
+
+
+def add_temp_outputs(statements: list[StatementLineage], script: ScriptState) -> None:
+    """Make each ``#temp`` table that the script wrote but never read nor dropped a target of
+    the statements that wrote it: it is what the script produces (for a caller that reads it
+    after the script), not a step towards another table."""
+    for fqn, writes in script.temp_writes.items():
+        if fqn in script.temp_reads:
+            continue
+        for index, rel, columns in writes:
+            stmt = statements[index]
+            if stmt.error is not None:
+                continue
+            result = _Result(stmt.kind, conditions=script.conditions)
+            for edge in stmt.column_lineage:
+                result.edges[(edge.source, edge.target)] = edge.kind
+            if rel is not None:
+                names, deps = _map_columns(rel, columns)
+                result.add_edges(fqn, names, deps, rel)
+            edges = tuple(
+                _edge(source, target, kind_name)
+                for (source, target), kind_name in sorted(result.edges.items(), key=_edge_order)
+            )
+            statements[index] = dataclasses.replace(
+                stmt, targets=tuple(dict.fromkeys((*stmt.targets, fqn))), column_lineage=edges
+            )
 
 
 def _edge(source: str, target: str, kind: str) -> ColumnEdge:
@@ -230,6 +258,8 @@ def _write(
 ) -> None:
     """Record a write of ``rel`` into ``target``: edges, or temp-table state when temporary."""
     if temp:
+        if target[0] == "#":
+            script.temp_writes.setdefault(target, []).append((script.index, rel, target_columns))
         upstream = set() if replace else set(script.temp_tables.get(target, ()))
         script.temp_tables[target] = upstream | sources
         result.sources |= sources
@@ -454,6 +484,8 @@ def _handle_create(expression: exp.Create, result: _Result, script: ScriptState,
     if columns and not temp:
         script.created[fqn] = columns
     if temp:
+        if fqn[0] == "#":
+            script.temp_writes.setdefault(fqn, []).append((script.index, None, None))
         script.temp_tables[fqn] = set(sources)
         rel = Relation()
         rel.tables = set(sources)
@@ -761,6 +793,8 @@ def _handle_drop(expression: exp.Drop, result: _Result, script: ScriptState, lin
         if fqn is None:
             continue
         script.created.pop(fqn, None)
+        if fqn[0] == "#":
+            script.temp_reads.add(fqn)  # dropped: not an output of the script
         # A dropped temp table stays resolvable: a re-created one replaces it anyway. A DROP
         # followed by another DROP of the same name is the clean-up before a staging table
         # that the script creates and drops again: no target either.

@@ -39,6 +39,14 @@ class ScriptState:
     root: exp.Expr | None = None  # the statement being extracted
     select_hint: int | None = None  # SELECT keywords in its text, when known
     created: dict[str, list[str]] = field(default_factory=dict)  # tables created with columns
+    index: int = 0  # index of the statement being extracted
+    # ``#temp`` tables read or dropped so far, and the writes of each ``#temp`` table
+    # (statement index, relation written, column list): one never read nor dropped is an
+    # output of the script, made a target of those statements once the script is done.
+    temp_reads: set[str] = field(default_factory=set)
+    temp_writes: dict[str, list[tuple[int, Relation | None, list[str] | None]]] = field(
+        default_factory=dict
+    )
 
     def columns_of(self, fqn: str) -> list[str] | None:
         """The known columns of a table: created earlier in the script, else the schema's."""

@@ -58,6 +58,8 @@ def source_tables(node: exp.Expr, script: ScriptState, exclude: set[int]) -> set
         upstream = temp_tables.get(fqn)
         if upstream is not None:
             out.update(upstream)
+            if fqn[0] == "#":
+                script.temp_reads.add(fqn)
         elif not namer.is_temp_name(fqn):
             out.add(fqn)
     return out
@@ -225,6 +227,8 @@ def resolve_temp(fqn: str, script: ScriptState) -> set[str] | tuple[str, ...]:
     """A temporary table's upstream tables; nothing for an unknown one; else the table."""
     upstream = script.temp_tables.get(fqn)
     if upstream is not None:
+        if fqn[0] == "#":
+            script.temp_reads.add(fqn)
         return upstream
     if script.namer.is_temp_name(fqn):
         return ()
