@@ -63,7 +63,6 @@ class Relation:
 
     def add(self, name: str, deps: Deps) -> None:
         """Append an output column."""
-        self.folded = None
         self.index.setdefault(name, len(self.names))
         self.names.append(name)
         self.deps.append(deps)
@@ -73,22 +72,21 @@ class Relation:
         """Whether every output column is known (no unknown star passthrough)."""
         return not self.stars
 
-    def position(self, name: str) -> int | None:
-        """The index of output column ``name``: by exact name, else ignoring case (a quoted
-        or upper-cased name against a schema written in another case)."""
-        i = self.index.get(name)
-        if i is None and self.names:
-            folded = self.folded
-            if folded is None:
-                folded = self.folded = {}
-                for j, known in enumerate(self.names):
-                    folded.setdefault(known.lower(), j)
-            i = folded.get(name.lower())
-        return i
+    def _folded_position(self, name: str) -> int | None:
+        """The index of output column ``name`` ignoring case (a quoted or upper-cased name
+        against a schema written in another case), when no column has that exact name."""
+        folded = self.folded
+        if folded is None or folded.get("\x00") != len(self.names):
+            folded = self.folded = {"\x00": len(self.names)}  # built for that many columns
+            for j, known in enumerate(self.names):
+                folded.setdefault(known.lower(), j)
+        return folded.get(name.lower())
 
     def lookup(self, name: str) -> Deps | None:
         """The lineage of output column ``name``, ``None`` if it cannot be told."""
-        i = self.position(name)
+        i = self.index.get(name)
+        if i is None and self.names:
+            i = self._folded_position(name)
         if i is not None:
             return self.deps[i]
         if self.any_column is not None:
@@ -101,7 +99,7 @@ class Relation:
 
     def has(self, name: str) -> bool | None:
         """True/False when known, ``None`` when the relation may or may not have it."""
-        if self.position(name) is not None:
+        if name in self.index or (self.names and self._folded_position(name) is not None):
             return True
         # A table function with named outputs has exactly those; only nameless ones (their
         # columns are unknown) may hold any name.
@@ -733,13 +731,6 @@ class ColumnWalker:
                 continue  # a flag stored where an expression usually is
             if isinstance(current, exp.Star):
                 continue  # ``COUNT(*)`` counts rows: it reads no column
-            if isinstance(current, exp.Filter):
-                # ``AGG(x) FILTER (WHERE c)``: ``c`` only decides which rows are aggregated.
-                stack.append((current.this, kind))
-                where = current.args.get("expression")
-                if rel is not None and where is not None:
-                    rel.conditions.update(self.expression_deps(where, scope, ctes, rel))
-                continue
             if isinstance(current, exp.Column):
                 if isinstance(current.this, exp.Star):
                     continue
@@ -752,6 +743,13 @@ class ColumnWalker:
                 continue
             if isinstance(current, _QUERY):
                 self._nested_query_deps(current, kind, scope, ctes, rel, deps)
+                continue
+            if isinstance(current, exp.Filter):
+                # ``AGG(x) FILTER (WHERE c)``: ``c`` only decides which rows are aggregated.
+                stack.append((current.this, kind))
+                where = current.args.get("expression")
+                if rel is not None and where is not None:
+                    rel.conditions.update(self.expression_deps(where, scope, ctes, rel))
                 continue
             if (
                 isinstance(current, exp.AggFunc) and not isinstance(current, _NAVIGATION)
