@@ -17,6 +17,7 @@ from sqlglot.errors import SqlglotError
 
 from lineage_dagster.parsing.models import ColumnEdge, StatementLineage
 from lineage_dagster.parsing.tables import (
+    dropped_at,
     is_script_temp,
     is_temp_create,
     resolve_temp,
@@ -798,10 +799,11 @@ def _handle_drop(expression: exp.Drop, result: _Result, script: ScriptState, lin
         # A dropped temp table stays resolvable: a re-created one replaces it anyway. A DROP
         # followed by another DROP of the same name is the clean-up before a staging table
         # that the script creates and drops again: no target either.
+        last_drop = dropped_at(fqn, script)
         if (
             kind in _DROPPED_KINDS
             and not _is_temp(fqn, script)
-            and script.script_temps.get(fqn, -1) <= script.position
+            and (last_drop is None or last_drop <= script.position)
         ):
             result.targets.append(fqn)
 

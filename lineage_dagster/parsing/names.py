@@ -65,6 +65,7 @@ class Namer:
         self.table_variables = type(dialect).__name__ in ("TSQL", "Fabric")
         self.default: tuple[str, ...] = ()
         self.catalog_only: str | None = None  # a default catalog without a default schema
+        self.used = False  # whether a USE statement changed the defaults
         self._unquoted: dict[str, str] = {}  # unquoted identifier -> normalised
         if default_schema:
             parts = [p for p in str(default_schema).split(".") if p]
@@ -90,6 +91,7 @@ class Namer:
         With a schema, less qualified names get ``catalog.schema`` (or ``schema``); with only
         a catalog, ``schema.table`` names get the catalog and bare names are left alone.
         """
+        self.used = True
         if schema:
             self.default = (catalog, schema) if catalog else (schema,)
             self.catalog_only = None

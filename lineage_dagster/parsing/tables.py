@@ -285,5 +285,19 @@ def is_temp_create(create: exp.Create, fqn: str, script: ScriptState) -> bool:
 
 def is_script_temp(fqn: str, line: int, script: ScriptState) -> bool:
     """A table created here and dropped later in the same script (a staging table)."""
-    drop_at = script.script_temps.get(fqn)
+    drop_at = dropped_at(fqn, script)
     return drop_at is not None and drop_at > script.position
+
+
+def dropped_at(fqn: str, script: ScriptState) -> int | None:
+    """The offset of the script's last ``DROP TABLE`` of ``fqn``, if any.
+
+    Dropped names are found in the text before any statement runs, so they miss the defaults
+    that ``USE`` sets later: after a ``USE``, a dropped name that ends ``fqn`` matches too.
+    """
+    drop_at = script.script_temps.get(fqn)
+    if drop_at is None and script.namer.used:
+        for name, at in script.script_temps.items():
+            if fqn.endswith(name) and fqn[-len(name) - 1 : -len(name)] == ".":
+                return at
+    return drop_at
