@@ -620,7 +620,7 @@ def _assign(
     column = assignment.this
     value = assignment.expression
     if isinstance(column, exp.Column):
-        out.add(walker.namer.column(column.this), walker.value_deps(value, scope, ctes, out))
+        out.add(walker.assigned_column(column, scope), walker.value_deps(value, scope, ctes, out))
         return
     if not isinstance(column, exp.Tuple):
         return
@@ -731,7 +731,7 @@ def _handle_merge(expression: exp.Merge, result: _Result, script: ScriptState, l
             for assignment in then.expressions:
                 if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Column):
                     deps = walker.value_deps(assignment.expression, scope, ctes, out)
-                    out.add(walker.namer.column(assignment.this.this), deps)
+                    out.add(walker.assigned_column(assignment.this, scope), deps)
         elif isinstance(then, exp.Insert):
             _merge_insert(then, walker, scope, source_scope, ctes, out)
     merged = _one_column_per_name(out)

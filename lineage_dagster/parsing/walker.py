@@ -567,7 +567,10 @@ class ColumnWalker:
     ) -> Deps | None:
         """The base columns a column reference stands for (``None``: cannot be told)."""
         namer = self.namer
-        name = namer.column(column.this)
+        this = column.this
+        while isinstance(this, exp.Dot):
+            this = this.this  # ```proj.ds.t`.col.field``: the column is the leftmost part
+        name = namer.column(this)
         table = column.args.get("table")
         current: Scope | None = scope
         if table is not None:
@@ -606,6 +609,27 @@ class ColumnWalker:
             root = column.args.get("catalog") or column.args.get("db") or table
             return self._unqualified(namer.column(root), scope)
         return self._unqualified(name, scope)
+
+    def assigned_column(self, column: exp.Column, scope: Scope) -> str:
+        """The column that ``SET column = ...`` writes: ``col`` or ``t.col`` write ``col``; in
+        dialects with structs a field (``t.col.field``, ``col.field``) writes its root column.
+        """
+        namer = self.namer
+        if not self.struct_fields:
+            return namer.column(column.this)
+        this = column.this
+        while isinstance(this, exp.Dot):
+            this = this.this
+        args = column.args
+        parts = [args[key] for key in ("catalog", "db", "table") if args.get(key) is not None]
+        parts.append(this)
+        if len(parts) > 1 and self._source_named(namer.ident(parts[0]), scope) is not None:
+            return namer.column(parts[1])  # ``alias.col[.field...]``
+        if len(parts) > 2:
+            suffix = f"{namer.ident(parts[0])}.{namer.ident(parts[1])}"
+            if any(fqn.endswith(suffix) for fqn in scope.aliases.values()):
+                return namer.column(parts[2])  # ``schema.table.col[.field...]``
+        return namer.column(parts[0])
 
     @staticmethod
     def _source_named(name: str, scope: Scope) -> Relation | None:
