@@ -280,3 +280,43 @@ OPTIONAL MATCH (s:Statement {id: r.statement_id})
 RETURN source.id AS source, target.id AS target, r.statement_id AS statement_id, r.file AS file,
        s.line AS line, r.kind AS kind
 """
+
+# ---------------------------------------------------------------------------------------------
+# The warehouse catalog (graph/catalog.py, the asset view): one query per kind of fact, each
+# returning one row per node or edge, so a read is a handful of scans however large the graph.
+# ---------------------------------------------------------------------------------------------
+
+CATALOG_TABLES = """
+MATCH (t:Table)
+RETURN t.name AS name
+"""
+
+CATALOG_FEEDS = """
+MATCH (source:Table)-[:FEEDS]->(target:Table)
+RETURN DISTINCT source.name AS source, target.name AS target
+"""
+
+CATALOG_COLUMNS = """
+MATCH (c:Column)
+RETURN c.table AS table, c.name AS name
+"""
+
+CATALOG_WRITERS = """
+MATCH (f:SqlFile)-[:CONTAINS]->(s:Statement)-[:WRITES]->(t:Table)
+RETURN t.name AS table, s.id AS statement_id, f.path AS file, s.line AS line, s.kind AS kind,
+       f.dialect AS dialect, f.partition AS partition
+"""
+
+CATALOG_READERS = """
+MATCH (f:SqlFile)-[:CONTAINS]->(:Statement)-[:READS]->(t:Table)
+RETURN DISTINCT t.name AS table, f.partition AS partition
+"""
+
+# Value lineage only: condition columns are stored once per statement (FILTERS_ON) and their
+# product with the written columns is not expanded here (see docs/graph-model.md).
+CATALOG_COLUMN_LINEAGE = """
+MATCH (target:Column)-[d:DERIVES_FROM]->(source:Column)
+OPTIONAL MATCH (s:Statement {id: d.statement_id})
+RETURN target.table AS table, target.name AS column, source.table AS source_table,
+       source.name AS source_column, d.kind AS kind, d.file AS file, s.line AS line
+"""

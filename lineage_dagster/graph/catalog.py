@@ -1,0 +1,217 @@
+"""The warehouse as the lineage graph knows it: every table with its columns, its upstream
+tables and columns, and the statements that write it (no Dagster).
+
+``get_catalog`` reads it in one read transaction (a consistent snapshot) with six queries, each
+returning one row per node or edge, and assembles frozen dataclasses sorted by name, so the
+same graph always gives the same catalog. ``catalog_to_json`` / ``catalog_from_json`` let a
+caller keep a catalog as a string (the Dagster layer caches it with the code location).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from lineage_dagster.graph import queries
+
+if TYPE_CHECKING:
+    from neo4j import ManagedTransaction, Session
+
+
+@dataclass(frozen=True)
+class ColumnSource:
+    """A column that ``target`` derives its value from, and where that is written.
+
+    ``kind`` is ``direct``, ``expression``, ``aggregation`` (or ``condition`` where a statement
+    stores its condition edges explicitly); ``file`` and ``line`` locate the statement.
+    """
+
+    table: str
+    column: str
+    kind: str
+    file: str | None
+    line: int | None
+
+
+@dataclass(frozen=True)
+class CatalogColumn:
+    """A column of a table, with the columns its value derives from (empty for source data)."""
+
+    name: str
+    upstream: tuple[ColumnSource, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableWriter:
+    """A statement that writes the table: file (relative to the SQL root), 1-based line."""
+
+    statement_id: str
+    file: str
+    line: int | None
+    kind: str | None
+    dialect: str | None
+    partition: str | None
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    """One table: its upstream tables (FEEDS), columns, writers and the partitions touching it.
+
+    ``partitions`` are the source folders whose files read or write the table.
+    """
+
+    name: str
+    upstream: tuple[str, ...] = ()
+    columns: tuple[CatalogColumn, ...] = ()
+    writers: tuple[TableWriter, ...] = ()
+    partitions: tuple[str, ...] = ()
+
+    @property
+    def is_source(self) -> bool:
+        """Nothing in the SQL writes the table: it is loaded from outside."""
+        return not self.writers
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every table of the graph, sorted by name."""
+
+    tables: tuple[CatalogTable, ...] = ()
+
+
+def get_catalog(session: Session) -> Catalog:
+    """Read the whole warehouse catalog in one read transaction.
+
+    >>> get_catalog(session).tables[0].name  # doctest: +SKIP
+    'finance.gl_balances'
+    """
+    return session.execute_read(_read_catalog)
+
+
+def _read_catalog(tx: ManagedTransaction) -> Catalog:
+    names = [record["name"] for record in tx.run(queries.CATALOG_TABLES)]
+    upstream: dict[str, set[str]] = defaultdict(set)
+    for record in tx.run(queries.CATALOG_FEEDS):
+        upstream[record["target"]].add(record["source"])
+    columns: dict[str, set[str]] = defaultdict(set)
+    for record in tx.run(queries.CATALOG_COLUMNS):
+        columns[record["table"]].add(record["name"])
+    partitions: dict[str, set[str]] = defaultdict(set)
+    writers: dict[str, set[TableWriter]] = defaultdict(set)
+    for record in tx.run(queries.CATALOG_WRITERS):
+        writers[record["table"]].add(
+            TableWriter(
+                statement_id=record["statement_id"],
+                file=record["file"],
+                line=record["line"],
+                kind=record["kind"],
+                dialect=record["dialect"],
+                partition=record["partition"],
+            )
+        )
+        if record["partition"] is not None:
+            partitions[record["table"]].add(record["partition"])
+    for record in tx.run(queries.CATALOG_READERS):
+        if record["partition"] is not None:
+            partitions[record["table"]].add(record["partition"])
+    sources: dict[tuple[str, str], set[ColumnSource]] = defaultdict(set)
+    for record in tx.run(queries.CATALOG_COLUMN_LINEAGE):
+        sources[(record["table"], record["column"])].add(
+            ColumnSource(
+                table=record["source_table"],
+                column=record["source_column"],
+                kind=record["kind"],
+                file=record["file"],
+                line=record["line"],
+            )
+        )
+    return Catalog(
+        tuple(
+            CatalogTable(
+                name=name,
+                upstream=tuple(sorted(upstream[name])),
+                columns=tuple(
+                    CatalogColumn(column, tuple(sorted(sources[(name, column)], key=_source_key)))
+                    for column in sorted(columns[name])
+                ),
+                writers=tuple(sorted(writers[name], key=_writer_key)),
+                partitions=tuple(sorted(partitions[name])),
+            )
+            for name in sorted(names)
+        )
+    )
+
+
+def catalog_to_json(catalog: Catalog) -> str:
+    """The catalog as a JSON string; ``catalog_from_json`` gives it back.
+
+    >>> catalog = Catalog((CatalogTable("raw.trades", columns=(CatalogColumn("id"),)),))
+    >>> catalog_from_json(catalog_to_json(catalog)) == catalog
+    True
+    """
+    return orjson.dumps(asdict(catalog)).decode()
+
+
+def catalog_from_json(text: str) -> Catalog:
+    """The catalog that ``catalog_to_json`` wrote."""
+    data: dict[str, Any] = orjson.loads(text)
+    return Catalog(
+        tuple(
+            CatalogTable(
+                name=table["name"],
+                upstream=tuple(table["upstream"]),
+                columns=tuple(
+                    CatalogColumn(
+                        column["name"],
+                        tuple(ColumnSource(**source) for source in column["upstream"]),
+                    )
+                    for column in table["columns"]
+                ),
+                writers=tuple(TableWriter(**writer) for writer in table["writers"]),
+                partitions=tuple(table["partitions"]),
+            )
+            for table in data["tables"]
+        )
+    )
+
+
+def column_lineage_markdown(table: CatalogTable) -> str:
+    """A Markdown table of the table's column lineage: column | derives from | kind | file:line.
+
+    >>> source = ColumnSource("raw.trades", "amount", "direct", "risk/a.sql", 3)
+    >>> print(column_lineage_markdown(CatalogTable("t", columns=(CatalogColumn("x", (source,)),))))
+    | column | derives from | kind | file:line |
+    |---|---|---|---|
+    | x | raw.trades.amount | direct | risk/a.sql:3 |
+    """
+    rows = [
+        f"| {_cell(column.name)} | {_cell(f'{source.table}.{source.column}')} "
+        f"| {_cell(source.kind)} | {_cell(_location(source.file, source.line))} |"
+        for column in table.columns
+        for source in column.upstream
+    ]
+    if not rows:
+        return "No column of this table derives from another column in the SQL."
+    return "\n".join(["| column | derives from | kind | file:line |", "|---|---|---|---|", *rows])
+
+
+def _location(file: str | None, line: int | None) -> str:
+    if file is None:
+        return ""
+    return file if line is None else f"{file}:{line}"
+
+
+def _cell(text: str) -> str:
+    # A pipe would end the Markdown cell early.
+    return text.replace("|", "\\|")
+
+
+def _source_key(source: ColumnSource) -> tuple[str, str, str, str, int]:
+    return (source.table, source.column, source.kind, source.file or "", source.line or 0)
+
+
+def _writer_key(writer: TableWriter) -> tuple[str, int, str]:
+    return (writer.file, writer.line or 0, writer.statement_id)
