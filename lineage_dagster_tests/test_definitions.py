@@ -26,20 +26,20 @@ def code_location_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 
 
 def test_definitions_resolve():
-    job = defs.resolve_job_def("ingest_sql_job")
+    job = defs().resolve_job_def("ingest_sql_job")
     assert job.partitions_def is not None
-    sensor = defs.resolve_sensor_def("sql_folder_sensor")
+    sensor = defs().resolve_sensor_def("sql_folder_sensor")
     assert sensor.job_name == "ingest_sql_job"
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert set(defs.resources) >= {"neo4j", "sql_source", "sql_parser", "feature_flags"}
-    graph = defs.resolve_asset_graph()
+    assert set(defs().resources) >= {"neo4j", "sql_source", "sql_parser", "feature_flags"}
+    graph = defs().resolve_asset_graph()
     lineage = graph.get(dg.AssetKey("lineage_graph"))
     assert lineage.parent_keys == {dg.AssetKey("sql_files")}
     assert lineage.partitions_def == job.partitions_def
 
 
 def test_launchpad_default_is_multiprocess_forkserver_with_preloads():
-    job = defs.resolve_job_def("ingest_sql_job")
+    job = defs().resolve_job_def("ingest_sql_job")
     config = job.partitioned_config.get_run_config_for_partition_key("risk")
     multiprocess = config["execution"]["config"]["multiprocess"]
     assert multiprocess["start_method"]["forkserver"]["preload_modules"] == PRELOAD_MODULES
@@ -52,7 +52,7 @@ def test_parallel_off_selects_the_in_process_executor(tmp_path):
     script = (
         "import json\n"
         "from lineage_dagster.definitions import defs\n"
-        "job = defs.resolve_job_def('ingest_sql_job')\n"
+        "job = defs().resolve_job_def('ingest_sql_job')\n"
         "config = job.partitioned_config.get_run_config_for_partition_key('risk')\n"
         "print(json.dumps(config['execution']))\n"
     )
@@ -61,7 +61,7 @@ def test_parallel_off_selects_the_in_process_executor(tmp_path):
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert json.loads(out.splitlines()[-1]) == {"config": {"in_process": {}}}
-    job = defs.resolve_job_def("ingest_sql_job")
+    job = defs().resolve_job_def("ingest_sql_job")
     assert dg.validate_run_config(job, {"execution": execution_config(parallel=False)})
 
 
@@ -73,6 +73,6 @@ def test_preloaded_modules_exist():
 
 
 def test_feature_flags_are_editable_resource_config():
-    job = defs.resolve_job_def("ingest_sql_job")
+    job = defs().resolve_job_def("ingest_sql_job")
     flags = {"parse_cache": False, "batching": False, "neo4j_batch": False, "metrics": False}
     assert dg.validate_run_config(job, {"resources": {"feature_flags": {"config": flags}}})

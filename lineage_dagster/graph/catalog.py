@@ -198,6 +198,43 @@ def column_lineage_markdown(table: CatalogTable) -> str:
     return "\n".join(["| column | derives from | kind | file:line |", "|---|---|---|---|", *rows])
 
 
+def acyclic_upstream(catalog: Catalog) -> dict[str, tuple[str, ...]]:
+    """Each table's upstream tables, minus the edges that close a cycle.
+
+    SQL can feed tables in a circle (``a`` from ``b``, later ``b`` from ``a``); a DAG view cannot
+    draw that. A depth-first walk in name order drops the edges that lead back onto the walk,
+    so the same catalog always loses the same edges.
+
+    >>> catalog = Catalog((CatalogTable("a", upstream=("b",)), CatalogTable("b", upstream=("a",))))
+    >>> acyclic_upstream(catalog)
+    {'a': ('b',), 'b': ()}
+    """
+    upstream = {table.name: table.upstream for table in catalog.tables}
+    kept: dict[str, list[str]] = {name: [] for name in upstream}
+    done: set[str] = set()
+    for start in sorted(upstream):
+        if start in done:
+            continue
+        # Iterative DFS: a long chain of tables would exhaust Python's recursion limit.
+        on_path = {start}
+        stack = [(start, iter(upstream[start]))]
+        while stack:
+            name, parents = stack[-1]
+            parent = next(parents, None)
+            if parent is None:
+                stack.pop()
+                on_path.discard(name)
+                done.add(name)
+            elif parent in on_path:
+                continue  # closes a cycle: dropped
+            else:
+                kept[name].append(parent)
+                if parent not in done and parent in upstream:
+                    on_path.add(parent)
+                    stack.append((parent, iter(upstream[parent])))
+    return {name: tuple(parents) for name, parents in kept.items()}
+
+
 def _location(file: str | None, line: int | None) -> str:
     if file is None:
         return ""

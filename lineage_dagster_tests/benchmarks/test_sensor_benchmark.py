@@ -20,7 +20,7 @@ FILES_PER_FOLDER = 500
 
 
 def _tick(instance, root: Path, cursor):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs())
     started = time.perf_counter()
     result = sql_folder_sensor(context, sql_source=SqlSourceResource(root=str(root)))
     return result, (time.perf_counter() - started) * 1000

@@ -32,7 +32,7 @@ def instance():
 
 
 def tick(instance: dg.DagsterInstance, root: Path, cursor: str | None = None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs())
     result = sql_folder_sensor(context, sql_source=SqlSourceResource(root=str(root)))
     if isinstance(result, dg.SensorResult) and result.dynamic_partitions_requests:
         for request in result.dynamic_partitions_requests:
@@ -60,7 +60,7 @@ def test_first_tick_requests_every_folder_and_adds_partitions(instance, tree, mo
         "LINEAGE_SQL_ROOT": str(tree),
     }.items():
         monkeypatch.setenv(name, value)
-    job = defs.resolve_job_def("ingest_sql_job")
+    job = defs().resolve_job_def("ingest_sql_job")
     for request in result.run_requests:
         assert request.partition_key in request.run_key
         assert dg.validate_run_config(job, request.run_config)
