@@ -17,6 +17,8 @@ from lineage_dagster.defs.resources import (
     PROMETHEUS_KEY,
     SQL_PARSER_KEY,
     SQL_SOURCE_KEY,
+    WEBSERVER_KEY,
+    DagsterWebserverResource,
     FeatureFlagsResource,
     Neo4jResource,
     PushgatewayResource,
@@ -49,6 +51,7 @@ def pipeline_definitions() -> dg.Definitions:
             SQL_PARSER_KEY: SqlParserResource(),
             FEATURE_FLAGS_KEY: FeatureFlagsResource(),
             PROMETHEUS_KEY: PushgatewayResource(),
+            WEBSERVER_KEY: DagsterWebserverResource(),
         },
     )
 

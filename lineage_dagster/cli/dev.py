@@ -21,7 +21,11 @@ from lineage_dagster.devstack.local_prometheus import (
     run_prometheus,
     run_pushgateway,
 )
-from lineage_dagster.settings.environment import ENV_PUSHGATEWAY_URL, ENV_SQL_ROOT
+from lineage_dagster.settings.environment import (
+    ENV_PUSHGATEWAY_URL,
+    ENV_SQL_ROOT,
+    ENV_WEBSERVER_URL,
+)
 
 SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "sample_corpus"
 # The project's workspace.yaml (the code location `dagster dev` loads), next to pyproject.toml.
@@ -182,6 +186,10 @@ def _start_dagster(
     started: ExitStack, env: dict[str, str], port: int
 ) -> tuple[subprocess.Popen, str]:
     dagster = Path(sys.executable).with_name("dagster")
+    url = f"http://127.0.0.1:{port}"
+    # Runs that change the graph ask this webserver to reload the code location, so the table
+    # assets follow ingestion without a restart.
+    env[ENV_WEBSERVER_URL] = url
     webserver = subprocess.Popen(
         [
             str(dagster),
@@ -200,6 +208,5 @@ def _start_dagster(
         start_new_session=True,
     )
     started.callback(stop_process_group, webserver)
-    url = f"http://127.0.0.1:{port}"
     wait_for_http(f"{url}/server_info", webserver)
     return webserver, url

@@ -6,6 +6,7 @@ from pydantic import Field
 from lineage_dagster.defs.assets import lineage_graph
 from lineage_dagster.defs.ops.parse import ParsedBatch
 from lineage_dagster.defs.resources import (
+    DagsterWebserverResource,
     FeatureFlagsResource,
     Neo4jResource,
     PushgatewayResource,
@@ -46,11 +47,13 @@ def load_lineage(
     neo4j: Neo4jResource,
     feature_flags: FeatureFlagsResource,
     prometheus: PushgatewayResource,
+    webserver: DagsterWebserverResource,
 ) -> dict[str, int]:
     """Replace the changed files' lineage in Neo4j and remove the deleted files' lineage.
 
     Files are replaced whole inside one transaction per group of files, so a failure or a
-    retry never leaves a file half-loaded; re-running converges on the same graph.
+    retry never leaves a file half-loaded; re-running converges on the same graph. When the graph
+    changed, the code location is reloaded, so its table assets show the change.
     """
     lineage = [item for batch in parsed for item in batch.lineage]
     # Off, the plain path: one file per transaction and one query per node or relationship.
@@ -97,4 +100,6 @@ def load_lineage(
             failed_files=report.files_failed,
         )
         prometheus.push(context, metrics, step="load")
+    if report.files_loaded or report.files_deleted:
+        webserver.reload_code_location(context)
     return totals
