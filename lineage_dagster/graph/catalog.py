@@ -1,8 +1,8 @@
 """The warehouse as the lineage graph knows it: every table with its columns, its upstream
 tables and columns, and the statements that write it (no Dagster).
 
-``get_catalog`` reads it in one read transaction (a consistent snapshot) with six queries, each
-returning one row per node or edge, and assembles frozen dataclasses sorted by name, so the
+``get_catalog`` reads it in one read transaction (a consistent snapshot) with five queries, each
+returning one row per table, and assembles frozen dataclasses sorted by name, so the
 same graph always gives the same catalog. ``catalog_to_json`` / ``catalog_from_json`` let a
 caller keep a catalog as a string (the Dagster layer caches it with the code location).
 """
@@ -92,42 +92,27 @@ def get_catalog(session: Session) -> Catalog:
 
 
 def _read_catalog(tx: ManagedTransaction) -> Catalog:
-    names = [record["name"] for record in tx.run(queries.CATALOG_TABLES)]
-    upstream: dict[str, set[str]] = defaultdict(set)
-    for record in tx.run(queries.CATALOG_FEEDS):
-        upstream[record["target"]].add(record["source"])
-    columns: dict[str, set[str]] = defaultdict(set)
-    for record in tx.run(queries.CATALOG_COLUMNS):
-        columns[record["table"]].add(record["name"])
-    partitions: dict[str, set[str]] = defaultdict(set)
+    upstream = {r["name"]: r["upstream"] for r in tx.run(queries.CATALOG_TABLES)}
+    columns = {r["table"]: r["names"] for r in tx.run(queries.CATALOG_COLUMNS)}
     writers: dict[str, set[TableWriter]] = defaultdict(set)
+    partitions: dict[str, set[str]] = defaultdict(set)
+    lines: dict[str, int | None] = {}
     for record in tx.run(queries.CATALOG_WRITERS):
-        writers[record["table"]].add(
-            TableWriter(
-                statement_id=record["statement_id"],
-                file=record["file"],
-                line=record["line"],
-                kind=record["kind"],
-                dialect=record["dialect"],
-                partition=record["partition"],
+        for statement_id, file, line, kind, dialect, partition in record["writers"]:
+            writers[record["table"]].add(
+                TableWriter(statement_id, file, line, kind, dialect, partition)
             )
-        )
-        if record["partition"] is not None:
-            partitions[record["table"]].add(record["partition"])
+            lines[statement_id] = line
+            if partition is not None:
+                partitions[record["table"]].add(partition)
     for record in tx.run(queries.CATALOG_READERS):
-        if record["partition"] is not None:
-            partitions[record["table"]].add(record["partition"])
+        partitions[record["table"]].update(p for p in record["partitions"] if p is not None)
     sources: dict[tuple[str, str], set[ColumnSource]] = defaultdict(set)
     for record in tx.run(queries.CATALOG_COLUMN_LINEAGE):
-        sources[(record["table"], record["column"])].add(
-            ColumnSource(
-                table=record["source_table"],
-                column=record["source_column"],
-                kind=record["kind"],
-                file=record["file"],
-                line=record["line"],
+        for column, table, name, kind, file, statement_id in record["edges"]:
+            sources[(record["table"], column)].add(
+                ColumnSource(table, name, kind, file, lines.get(statement_id))
             )
-        )
     return Catalog(
         tuple(
             CatalogTable(
@@ -135,12 +120,12 @@ def _read_catalog(tx: ManagedTransaction) -> Catalog:
                 upstream=tuple(sorted(upstream[name])),
                 columns=tuple(
                     CatalogColumn(column, tuple(sorted(sources[(name, column)], key=_source_key)))
-                    for column in sorted(columns[name])
+                    for column in sorted(set(columns.get(name, ())))
                 ),
                 writers=tuple(sorted(writers[name], key=_writer_key)),
                 partitions=tuple(sorted(partitions[name])),
             )
-            for name in sorted(names)
+            for name in sorted(upstream)
         )
     )
 
