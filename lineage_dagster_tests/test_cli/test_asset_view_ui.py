@@ -1,0 +1,164 @@
+"""The asset lineage view for real: `lineage-dagster dev` on a copy of the sample corpus ingests
+it, the code location reloads, and a headless Chromium finds the sample's tables on the Lineage
+page, a table's upstream tables, columns, column-lineage table and source link on its asset
+page; then a SQL file changes, the sensor's run reloads the location, and the new table and its
+edge show without restarting anything. Screenshots land in the test's temporary folder."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from lineage_dagster.cli.dev import SAMPLE_CORPUS
+from lineage_dagster.devstack.local_neo4j import find_free_port
+from lineage_dagster.sources.files import list_partitions
+from lineage_dagster_tests.test_cli.test_dev_command import (
+    CHROMIUM_ARGS,
+    RUNS_QUERY,
+    _graphql,
+    _wait_for,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ASSETS_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+NEW_STATEMENT = """
+INSERT INTO risk.var_history (book_id, var_99)
+SELECT book_id, var_99 FROM risk.var_daily;
+"""
+
+
+def _asset_edges(port: int) -> set[tuple[str, str]]:
+    """(upstream, downstream) pairs of the location's asset graph, keys joined by dots."""
+    nodes = _graphql(port, ASSETS_QUERY)["assetNodes"]
+    return {
+        (".".join(dep["path"]), ".".join(node["assetKey"]["path"]))
+        for node in nodes
+        for dep in node["dependencyKeys"]
+    }
+
+
+def _successes(port: int, partition: str) -> int:
+    runs = _graphql(port, RUNS_QUERY)["runsOrError"]["results"]
+    return sum(
+        1
+        for run in runs
+        if run["status"] == "SUCCESS"
+        and {"key": "dagster/partition", "value": partition} in run["tags"]
+    )
+
+
+def _open(page: Page, url: str, text: str) -> str:
+    page.goto(url, wait_until="networkidle")
+    page.get_by_text(text).first.wait_for(timeout=60_000)
+    return page.inner_text("body")
+
+
+def test_tables_columns_and_new_edges_show_in_the_ui(tmp_path: Path) -> None:
+    sql_root = tmp_path / "sql"
+    shutil.copytree(SAMPLE_CORPUS, sql_root)
+    port, bolt_port, gateway_port, prometheus_port = (find_free_port() for _ in range(4))
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("NEO4J_", "LINEAGE_"))
+    }
+    env.update(LINEAGE_SENSOR_INTERVAL_SECONDS="3")
+    log_path = tmp_path / "dev.log"
+    log = log_path.open("w")
+    dev = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("lineage-dagster")),
+            "dev",
+            *("--sql-root", str(sql_root), "--state-dir", str(tmp_path / "state")),
+            *("--port", str(port), "--neo4j-port", str(bolt_port)),
+            *("--pushgateway-port", str(gateway_port), "--prometheus-port", str(prometheus_port)),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    def alive() -> None:
+        if dev.poll() is not None:
+            raise AssertionError(f"dev exited with {dev.returncode}:\n{log_path.read_text()}")
+
+    def edges() -> set[tuple[str, str]]:
+        alive()
+        try:
+            return _asset_edges(port)
+        except OSError:
+            return set()
+
+    ui = f"http://127.0.0.1:{port}"
+    try:
+        partitions = list_partitions(sql_root)
+        _wait_for(
+            lambda: edges() and all(_successes(port, p) for p in partitions),
+            300,
+            "a successful run per sample folder",
+        )
+        # Each run reloads the location once its load step changed the graph.
+        expected = {
+            ("risk.positions_enriched", "risk.var_daily"),
+            ("risk.var_daily", "regulatory.capital_report"),
+        }
+        _wait_for(lambda: expected <= edges(), 120, f"the table edges {expected}")
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
+            )
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            # The Lineage page: one box per group (source folder), then a group's tables.
+            groups = _open(page, f"{ui}/asset-groups", "regulatory")
+            page.screenshot(path=str(tmp_path / "lineage.png"))
+            assert {"finance", "lineage", "regulatory", "risk"} <= set(groups.split())
+            risk = _open(page, f'{ui}/asset-groups~group:"risk"', "positions_enriched")
+            page.screenshot(path=str(tmp_path / "lineage_risk.png"))
+            for name in ("eod_prices", "scenario_shocks", "var_daily", "Source", "Postgres"):
+                assert name in risk, name
+
+            table = _open(page, f"{ui}/assets/risk/var_daily", "column_lineage")
+            page.screenshot(path=str(tmp_path / "var_daily.png"), full_page=True)
+            # Its edges (upstream and downstream assets), columns, column lineage and source.
+            for key in (
+                "risk/positions_enriched",
+                "risk/scenario_shocks",
+                "regulatory/capital_report",
+            ):
+                assert page.locator(f"a[href='/assets/{key}']").count() >= 1, key
+            assert "book_id" in table and "var_99" in table
+            assert "risk.scenario_shocks.shock" in table
+            assert "INSERT at risk/var_daily.sql:13" in table
+            source = page.locator("a[href$='risk/var_daily.sql:13']")
+            assert source.count() >= 1, "no link to the SQL file and line"
+            assert str(sql_root / "risk" / "var_daily.sql") in (
+                source.first.get_attribute("href") or ""
+            )
+
+            with (sql_root / "risk" / "var_daily.sql").open("a") as sql:
+                sql.write(NEW_STATEMENT)
+            _wait_for(
+                lambda: ("risk.var_daily", "risk.var_history") in edges(),
+                180,
+                "the sensor's run to add risk.var_daily -> risk.var_history",
+            )
+            history = _open(page, f"{ui}/assets/risk/var_history", "column_lineage")
+            page.screenshot(path=str(tmp_path / "var_history.png"), full_page=True)
+            assert "risk.var_daily.var_99" in history
+            assert page.locator("a[href='/assets/risk/var_daily']").count() >= 1
+            assert "var_history" in _open(page, f'{ui}/asset-groups~group:"risk"', "var_history")
+            page.screenshot(path=str(tmp_path / "lineage_after.png"))
+            browser.close()
+        assert _successes(port, "risk") >= 2
+    finally:
+        dev.send_signal(signal.SIGTERM)
+        dev.wait(120)
+        log.close()
+    assert dev.returncode == 0, log_path.read_text()[-3000:]
