@@ -229,29 +229,30 @@ def fetch_catalog() -> Catalog:
     return catalog
 
 
-def load_catalog() -> Catalog:
-    """The catalog of this code location: the copy kept in its reconstruction metadata when
-    Dagster rebuilds it (runs, steps), else read from Neo4j and kept for those rebuilds."""
+def load_catalog() -> tuple[Catalog, str]:
+    """The catalog of this code location and its JSON: the copy kept in its reconstruction
+    metadata when Dagster rebuilds it (runs, steps), else read from Neo4j and kept for those
+    rebuilds."""
     context = DefinitionsLoadContext.get()
     if (
         context.load_type == DefinitionsLoadType.RECONSTRUCTION
         and CATALOG_STATE_KEY in context.reconstruction_metadata
     ):
-        return catalog_from_json(context.reconstruction_metadata[CATALOG_STATE_KEY])
+        state = context.reconstruction_metadata[CATALOG_STATE_KEY]
+        return catalog_from_json(state), state
     catalog = fetch_catalog()
-    context.add_to_pending_reconstruction_metadata(CATALOG_STATE_KEY, catalog_to_json(catalog))
-    return catalog
+    state = catalog_to_json(catalog)
+    context.add_to_pending_reconstruction_metadata(CATALOG_STATE_KEY, state)
+    return catalog, state
 
 
 def warehouse_definitions(reserved: frozenset[str] = frozenset()) -> dg.Definitions:
     """The table assets, with the catalog they were built from attached for reconstruction."""
-    catalog = load_catalog()
+    catalog, state = load_catalog()
     root = os.environ.get(ENV_SQL_ROOT, "").strip()
     specs = warehouse_asset_specs(
         catalog, sql_root=Path(root).resolve() if root else None, reserved=reserved
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.PreviewWarning)  # "preview" in 1.13, used as designed
-        return dg.Definitions(assets=specs).with_reconstruction_metadata(
-            {CATALOG_STATE_KEY: catalog_to_json(catalog)}
-        )
+        return dg.Definitions(assets=specs).with_reconstruction_metadata({CATALOG_STATE_KEY: state})

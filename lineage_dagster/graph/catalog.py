@@ -10,7 +10,7 @@ caller keep a catalog as a string (the Dagster layer caches it with the code loc
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -137,7 +137,8 @@ def catalog_to_json(catalog: Catalog) -> str:
     >>> catalog_from_json(catalog_to_json(catalog)) == catalog
     True
     """
-    return orjson.dumps(asdict(catalog)).decode()
+    # orjson serialises dataclasses natively, ~50x faster than dataclasses.asdict.
+    return orjson.dumps(catalog).decode()
 
 
 def catalog_from_json(text: str) -> Catalog:
