@@ -1,7 +1,8 @@
 """The warehouse catalog read from a real Neo4j: two folders of SQL (one script reading the
-other's output, one file loaded twice) give every table with its upstream tables, columns,
+other's output) give every table with its upstream tables, columns,
 column sources with file:line, writers with dialect and partition, and source tables; an empty
-graph gives an empty catalog; the catalog survives a JSON round trip."""
+graph gives an empty catalog; a deleted file takes its tables out; the catalog survives a JSON
+round trip."""
 
 import neo4j
 import pytest
@@ -86,3 +87,13 @@ def test_catalog_of_two_folders(empty_graph: neo4j.Driver) -> None:
 def test_empty_graph_gives_an_empty_catalog(empty_graph: neo4j.Driver) -> None:
     with empty_graph.session() as session:
         assert get_catalog(session) == Catalog()
+
+
+def test_a_deleted_file_takes_its_tables_out_of_the_catalog(empty_graph: neo4j.Driver) -> None:
+    with empty_graph.session() as session:
+        _load(session)
+        load_files(session, [], ["finance/report.sql"], extractor_version="test")
+        catalog = get_catalog(session)
+    names = [table.name for table in catalog.tables]
+    assert names == ["raw.prices", "raw.trades", "risk.positions"]
+    assert catalog.tables[-1].partitions == ("risk",)  # finance no longer reads it
