@@ -1,8 +1,7 @@
 """The warehouse catalog read from a real Neo4j: two folders of SQL (one script reading the
-other's output) give every table with its upstream tables, columns,
-column sources with file:line, writers with dialect and partition, and source tables; an empty
-graph gives an empty catalog; a deleted file takes its tables out; the catalog survives a JSON
-round trip."""
+other's output) give every table with its upstream tables, columns, column sources with
+file:line, writers with dialect and partition, and source tables; an empty graph gives an empty
+catalog; a deleted file takes its tables out; the catalog survives a JSON round trip."""
 
 import neo4j
 import pytest
