@@ -598,12 +598,7 @@ def _names_from_keywords(chunk: list[Token], sql: str, parser: Parser) -> exp.Ex
             continue
         out.append(token)
         i += 1
-    if not changed:
-        return None
-    try:
-        return parser.parse(out, sql)[0]
-    except (ParseError, RecursionError):
-        return None
+    return _parse_rewritten(parser, out, sql) if changed else None
 
 
 _COMPOUND_OPERATORS = frozenset(
@@ -658,12 +653,7 @@ def _compound_assignments(chunk: list[Token], sql: str, parser: Parser) -> exp.E
                 continue
         out.append(token)
         i += 1
-    if not changed:
-        return None
-    try:
-        return parser.parse(out, sql)[0]
-    except (ParseError, RecursionError):
-        return None
+    return _parse_rewritten(parser, out, sql) if changed else None
 
 
 def _insert_exec(chunk: list[Token], parser: Parser) -> exp.Expr | None:
@@ -1126,3 +1116,11 @@ def _quote_end(sql: str, at: int, close: str) -> int:
             j = k + 1  # an escaped quote
             continue
         return k + 1
+
+
+def _parse_rewritten(parser: Parser, tokens: list[Token], sql: str) -> exp.Expr | None:
+    """Parse a statement's tokens after a rewrite; ``None`` when it still does not parse."""
+    try:
+        return parser.parse(tokens, sql)[0]
+    except (ParseError, RecursionError):
+        return None
