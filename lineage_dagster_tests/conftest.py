@@ -7,6 +7,8 @@ A service that cannot start fails the tests that need it; nothing is skipped.
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,3 +132,12 @@ def prometheus(
     target = pushgateway.url.removeprefix("http://")
     with prometheus_service(tmp_path_factory.mktemp("prometheus"), target) as server:
         yield server
+
+
+@pytest.fixture
+def postgres_home() -> Iterator[Path]:
+    """A fresh folder for a LocalPostgres cluster. Not under pytest's private tmp folders: as
+    root the cluster runs as the ``postgres`` user, who must be able to reach it."""
+    home = Path(tempfile.mkdtemp(prefix="lineage-postgres-"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
