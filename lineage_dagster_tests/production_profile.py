@@ -21,6 +21,8 @@ INSTALL_DIR = "/opt/lineage-dagster/.venv/bin"
 """Where the units expect the virtualenv's commands."""
 STATE_DIR = "/var/lib/lineage-dagster"
 """The units' working directory."""
+WEBSERVER_PATHS = ("/server_info", "/graphql")
+"""The webserver endpoints the profile test requests (the guide may send operators to these)."""
 
 _VARIABLE = re.compile(r"\$\{(\w+)\}")
 

@@ -54,6 +54,7 @@ from lineage_dagster_tests.production_profile import (
     PROFILE_DIR,
     STATE_DIR,
     UNITS,
+    WEBSERVER_PATHS,
     exec_start,
     read_env_file,
     service_settings,
@@ -171,11 +172,17 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(staging, path)
 
 
+def _server_info(port: int) -> dict:
+    assert "/server_info" in WEBSERVER_PATHS
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as response:
+        return json.loads(response.read())
+
+
 def _location_loaded(port: int) -> bool:
     query = "{ workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError "
     query += "{ __typename } } } } }"
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
+        f"http://127.0.0.1:{port}/graphql",  # a path of WEBSERVER_PATHS
         data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
@@ -292,6 +299,8 @@ def test_production_profile_serialises_runs_per_partition(
             processes,
             logs,
         )
+        # The guide's webserver health check.
+        assert _server_info(webserver_port)["dagster_webserver_version"] == dg.__version__
         with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
 
@@ -320,7 +329,7 @@ def test_production_profile_serialises_runs_per_partition(
 
             finance_runs = _runs(instance, "finance")
             risk_runs = _runs(instance, "risk")
-            daemon_types = {heartbeat for heartbeat in instance.get_daemon_heartbeats()}
+            daemon_types = set(instance.get_daemon_heartbeats())
     finally:
         groups = {process.pid for process in processes.values()}
         # All three are asked to stop at once (as `systemctl stop` of the three would); then
