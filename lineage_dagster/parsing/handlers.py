@@ -16,6 +16,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from lineage_dagster.parsing.models import ColumnEdge, StatementLineage
+from lineage_dagster.parsing.names import split_column
 from lineage_dagster.parsing.tables import (
     dropped_at,
     is_script_temp,
@@ -858,9 +859,10 @@ def _rename(old: str, new_table: exp.Table | None, result: _Result, script: Scri
     new = script.namer.table(new_table)
     if new is None:
         return
-    if not new_table.args.get("db") and "." in old and not script.namer.is_temp_name(new):
+    old_schema = split_column(old)[0]
+    if not new_table.args.get("db") and old_schema and not script.namer.is_temp_name(new):
         # ``ALTER TABLE db.a RENAME TO b`` keeps the schema of the old name.
-        new = f"{old.rsplit('.', 1)[0]}.{new.rsplit('.', 1)[-1]}"
+        new = f"{old_schema}.{split_column(new)[1]}"
     if old in script.temp_tables:
         script.temp_tables[new] = script.temp_tables.pop(old)
         if old in script.temp_relations:
