@@ -1015,6 +1015,10 @@ def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line
         return
     kind = expression.args.get("kind")
     kind = kind.name.upper() if kind is not None else ""
+    alias = table.args.get("alias")
+    if not kind and alias is not None and table.name.upper() == "NAMESPACE" and not table.db:
+        # sqlglot reads Spark's ``USE NAMESPACE s`` as the table ``NAMESPACE`` aliased ``s``.
+        kind, table = "SCHEMA", exp.table_(alias.this)
     namer = script.namer
     names = [namer.ident(part) for part in table.parts]
     if not all(names):
@@ -1025,7 +1029,10 @@ def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line
     if kind == "CATALOG" or (
         len(names) == 1 and (kind == "DATABASE" or (not kind and dialect in _CATALOG_USE))
     ):
-        namer.use(names[-1], None)
+        # A new database (Snowflake) or catalog (Databricks, Spark) starts in its default
+        # schema; elsewhere less qualified names keep only the catalog.
+        default = _DEFAULT_SCHEMA.get(dialect)
+        namer.use(names[-1], namer.name(default, quoted=False) if default else None)
     elif kind in ("", "SCHEMA", "NAMESPACE", "DATABASE"):
         # ``USE a.b`` (any kind) names a database/catalog and a schema.
         if len(names) >= 2:
@@ -1034,6 +1041,8 @@ def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line
             namer.use(namer.current_catalog, names[-1])
 
 
+# The schema a session is in after ``USE DATABASE db`` (Snowflake) or ``USE CATALOG c``.
+_DEFAULT_SCHEMA = {"Snowflake": "PUBLIC", "Databricks": "default", "Spark": "default"}
 # Dialects whose bare ``USE name`` selects a database holding schemas (a catalog).
 _CATALOG_USE = frozenset({"TSQL", "Fabric", "Snowflake"})
 # Dialects where a database is a schema (``USE DATABASE db`` = ``USE SCHEMA db``).

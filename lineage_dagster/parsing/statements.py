@@ -257,6 +257,8 @@ def _parse_chunk(
             return
         yield from _parse_split(split_at_keywords(chunk), sql, parser)
         return
+    if chunk[0].token_type == TokenType.USE and len(chunk) > 2:
+        chunk = _use_namespace(chunk)
     try:
         expression = parser.parse(chunk, sql)[0]
     except ParseError as exc:
@@ -654,6 +656,18 @@ def _compound_assignments(chunk: list[Token], sql: str, parser: Parser) -> exp.E
         out.append(token)
         i += 1
     return _parse_rewritten(parser, out, sql) if changed else None
+
+
+def _use_namespace(chunk: list[Token]) -> list[Token]:
+    """Spark/Databricks ``USE NAMESPACE [catalog.]schema`` is ``USE SCHEMA``; sqlglot reads
+    ``NAMESPACE`` as a table name (and fails on a dotted name after it)."""
+    second = chunk[1]
+    if second.token_type != TokenType.NAMESPACE:
+        return chunk
+    schema = Token(
+        TokenType.VAR, "SCHEMA", second.line, second.col, second.start, second.end, second.comments
+    )
+    return [chunk[0], schema, *chunk[2:]]
 
 
 def _insert_exec(chunk: list[Token], parser: Parser) -> exp.Expr | None:
