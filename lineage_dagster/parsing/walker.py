@@ -108,6 +108,15 @@ class Relation:
         return None if self.stars or (self.any_column is not None and not self.names) else False
 
 
+TABLE_SUFFIX = "_table_suffix"
+"""BigQuery's pseudo-column of a wildcard table (``events_*``): which shard a row comes from."""
+
+
+def _is_wildcard(rel: Relation) -> bool:
+    """Whether ``rel`` is a BigQuery wildcard table, the only owner of ``_TABLE_SUFFIX``."""
+    return any(table.endswith("*") for table in (rel.base, *rel.stars) if table)
+
+
 def table_relation(fqn: str, columns: list[str] | None) -> Relation:
     """A base table: its columns when the schema knows them, else a star passthrough."""
     rel = Relation()
@@ -686,6 +695,10 @@ class ColumnWalker:
                     return projection
                 if len(maybe) == 1:
                     return maybe[0].lookup(name)
+                if name == TABLE_SUFFIX:
+                    shards = [source for source in sources.values() if _is_wildcard(source)]
+                    if len(shards) == 1:
+                        return shards[0].lookup(name)
                 if maybe:
                     return self._qualified_elsewhere(name, current, maybe)
             projection = current.projections.get(name)
