@@ -266,8 +266,8 @@ def _parse_chunk(
             return
         yield from _parse_split(split_at_keywords(chunk), sql, parser)
         return
-    if chunk[0].token_type == TokenType.USE and len(chunk) > 2:
-        chunk = _use_namespace(chunk)
+    if chunk[0].token_type in _USE_TOKENS and len(chunk) > 2:
+        chunk = _use_forms(chunk)
     try:
         expression = parser.parse(chunk, sql)[0]
     except ParseError as exc:
@@ -674,16 +674,24 @@ def _compound_assignments(chunk: list[Token], sql: str, parser: Parser) -> exp.E
     return _parse_rewritten(parser, out, sql) if changed else None
 
 
-def _use_namespace(chunk: list[Token]) -> list[Token]:
-    """Spark/Databricks ``USE NAMESPACE [catalog.]schema`` is ``USE SCHEMA``; sqlglot reads
-    ``NAMESPACE`` as a table name (and fails on a dotted name after it)."""
-    second = chunk[1]
-    if second.token_type != TokenType.NAMESPACE:
-        return chunk
-    schema = Token(
-        TokenType.VAR, "SCHEMA", second.line, second.col, second.start, second.end, second.comments
-    )
-    return [chunk[0], schema, *chunk[2:]]
+_USE_TOKENS = frozenset({TokenType.USE, TokenType.SET})
+
+
+def _use_forms(chunk: list[Token]) -> list[Token]:
+    """Spark/Databricks ``USE NAMESPACE [catalog.]schema`` is ``USE SCHEMA`` (sqlglot reads
+    ``NAMESPACE`` as a table name, and fails on a dotted name after it); Databricks'
+    ``SET CATALOG c`` is ``USE CATALOG c`` (sqlglot keeps it as an opaque command)."""
+    first, second = chunk[0], chunk[1]
+    if first.token_type == TokenType.USE and second.token_type == TokenType.NAMESPACE:
+        return [first, _retyped(second, TokenType.VAR, "SCHEMA"), *chunk[2:]]
+    if first.token_type == TokenType.SET and second.text.upper() == "CATALOG":
+        return [_retyped(first, TokenType.USE, "USE"), *chunk[1:]]
+    return chunk
+
+
+def _retyped(token: Token, token_type: TokenType, text: str) -> Token:
+    """``token`` read as another keyword, at the same place."""
+    return Token(token_type, text, token.line, token.col, token.start, token.end, token.comments)
 
 
 def _insert_exec(chunk: list[Token], parser: Parser) -> exp.Expr | None:
