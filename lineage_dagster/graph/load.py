@@ -173,7 +173,8 @@ def transform_lineage(
             sources = [key_of(name, dialect) for name in stmt.sources]
             targets = [key_of(name, dialect) for name in stmt.targets]
             for key, name in zip((*sources, *targets), (*stmt.sources, *stmt.targets), strict=True):
-                if name < tables.get(key, "\U0010ffff"):
+                spelling = tables.get(key)
+                if spelling is None or name < spelling:
                     tables[key] = name
             rows.statements.append(
                 {
