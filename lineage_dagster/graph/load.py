@@ -7,7 +7,6 @@ runs again from the start.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -137,20 +136,13 @@ def transform_lineage(
     columns: set[str] = set()
     feeds: set[tuple[str, str, str, str]] = set()
     derives: set[tuple[str, str, str, str, str]] = set()
-    keys: dict[tuple[str, str | None], str] = {}
-
-    def key_of(name: str, dialect: str | None) -> str:
-        key = keys.get((name, dialect))
-        if key is None:
-            key = keys[(name, dialect)] = canonical_name(name, dialect)
-        return key
-
+    keys: dict[str | None, dict[str, str]] = {}  # dialect -> name -> key
     for lineage in files:
         path = _require_path(lineage)
         if lineage.error is not None:
             rows.files.append(_failed_file_row(path, lineage.error, extractor_version))
             continue
-        dialect = lineage.dialect
+        key_of = _KeyOf(lineage.dialect, keys.setdefault(lineage.dialect, {}))
         first_error = lineage.errors[0].error if lineage.errors else None
         rows.files.append(
             {
@@ -170,8 +162,8 @@ def transform_lineage(
         for stmt in lineage.statements:
             sid = statement_id(path, stmt.index)
             error = stmt.error
-            sources = [key_of(name, dialect) for name in stmt.sources]
-            targets = [key_of(name, dialect) for name in stmt.targets]
+            sources = [key_of(name) for name in stmt.sources]
+            targets = [key_of(name) for name in stmt.targets]
             for key, name in zip((*sources, *targets), (*stmt.sources, *stmt.targets), strict=True):
                 spelling = tables.get(key)
                 if spelling is None or name < spelling:
@@ -198,9 +190,7 @@ def transform_lineage(
             )
             if not stmt.targets or not stmt.column_lineage:
                 continue  # a plain SELECT's columns name its result set, not a table
-            written, filters, edges = _statement_columns(
-                stmt.column_lineage, functools.partial(key_of, dialect=dialect)
-            )
+            written, filters, edges = _statement_columns(stmt.column_lineage, key_of)
             rows.statement_columns.append(
                 {"statement_id": sid, "writes": sorted(written), "filters": sorted(filters)}
             )
@@ -223,6 +213,23 @@ def transform_lineage(
         for s, t, k, sid, f in sorted(derives)
     )
     return rows
+
+
+class _KeyOf:
+    """The graph key of a name the extractor gave in one dialect, remembered (a file's names
+    repeat in its column edges)."""
+
+    __slots__ = ("dialect", "keys")
+
+    def __init__(self, dialect: str | None, keys: dict[str, str]) -> None:
+        self.dialect = dialect
+        self.keys = keys
+
+    def __call__(self, name: str) -> str:
+        key = self.keys.get(name)
+        if key is None:
+            key = self.keys[name] = canonical_name(name, self.dialect)
+        return key
 
 
 def _statement_columns(

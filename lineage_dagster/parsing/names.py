@@ -353,6 +353,8 @@ def canonical_name(name: str, dialect: str | None) -> str:
     if name[:1] == "@" or (("/" in name or ":" in name) and '"' not in name):
         return name
     upper = _folds_upper(dialect)
+    if '"' not in name and name == (name.upper() if upper else name.lower()):
+        return name.lower()  # the usual name: every part as the dialect folds it
     parts = []
     for part in split_name(name):
         folded = part.upper() if upper else part.lower()
