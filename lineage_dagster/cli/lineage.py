@@ -1,8 +1,9 @@
 """``lineage-dagster lineage``: what feeds a table or column, and what it feeds, from Neo4j.
 
 Exit codes: 0 with an answer (possibly empty), 1 when the table or column is not in the graph
-(close matches are suggested), 2 for usage errors (bad options, NEO4J_URI unset or unusable),
-3 when Neo4j cannot be reached or refuses the credentials.
+(close matches are suggested) or matches several that differ only in case (they are listed),
+2 for usage errors (bad options, NEO4J_URI unset or unusable), 3 when Neo4j cannot be reached
+or refuses the credentials.
 """
 
 import json
@@ -16,6 +17,7 @@ from lineage_dagster.cli.connection import Neo4jUnavailable, connect
 from lineage_dagster.cli.output import UsageExit, format_option, format_table
 from lineage_dagster.graph.read import (
     MAX_DEPTH,
+    AmbiguousNameError,
     Direction,
     Lineage,
     UnknownNameError,
@@ -47,7 +49,7 @@ def read_lineage(
                 max_depth=max_depth,
                 conditions=conditions,
             )
-    except UnknownNameError as exc:
+    except (UnknownNameError, AmbiguousNameError) as exc:
         raise click.ClickException(str(exc)) from None
     except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.AuthError, OSError) as exc:
         raise Neo4jUnavailable(f"Cannot read the lineage graph: {exc}") from None
@@ -131,13 +133,14 @@ def _run(
 def lineage_command() -> None:
     """Query the lineage graph: what feeds a table or column, and what it feeds.
 
-    NAME is a table as named in the graph (e.g. risk.exposure); add --column for the lineage
+    NAME is a table (e.g. risk.exposure) in any case: RISK.EXPOSURE finds it too, whichever
+    dialect wrote it; quote a part whose case matters (raw."Fx"). Add --column for the lineage
     of one of its columns. Neo4j is reached through NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD.
 
     \b
     Exit codes:
       0  answered (possibly with no tables)
-      1  unknown table or column; close matches are suggested
+      1  unknown or ambiguous table or column; matches are listed
       2  usage error, or NEO4J_URI unset or unusable
       3  Neo4j unreachable or credentials refused
     """

@@ -10,6 +10,7 @@ from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME, source_parti
 from lineage_dagster.defs.resources import SqlSourceResource
 from lineage_dagster.defs.settings import SENSOR_INTERVAL_SECONDS
 from lineage_dagster.parsing import SqlFileError
+from lineage_dagster.parsing.version import EXTRACTOR_VERSION
 from lineage_dagster.sources.files import (
     PARTITION_KEY_RULE,
     read_source,
@@ -48,7 +49,7 @@ def _content_digest(sql_source: SqlSourceResource, partition: str) -> tuple[str,
         states.append([path, sha256_bytes(data)])
     if stat_listing(root, partition) != before:
         return None
-    return _digest(states), len(states)
+    return _digest([EXTRACTOR_VERSION, states]), len(states)
 
 
 @dg.sensor(
@@ -64,7 +65,9 @@ def sql_folder_sensor(
     """List and hash files only (parsing happens in the run); request runs for changed folders.
 
     The cursor maps each partition to ``[stat digest, content digest]``: a quiet tick only stats
-    files, and content is hashed only where sizes or mtimes moved.
+    files, and content is hashed only where sizes or mtimes moved. Both digests include the
+    extractor version, so a new extractor re-ingests every folder once (its lineage, and the
+    graph's table keys, may differ for unchanged files).
     """
     root = sql_source.root_path
     if not root.is_dir():
@@ -80,7 +83,7 @@ def sql_folder_sensor(
     run_requests = []
     waiting = []
     for partition in candidates:
-        stat_digest = _digest(stat_listing(root, partition))
+        stat_digest = _digest([EXTRACTOR_VERSION, stat_listing(root, partition)])
         previous = cursor.get(partition)
         if previous and previous[0] == stat_digest:
             continue

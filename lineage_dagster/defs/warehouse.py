@@ -36,6 +36,7 @@ from lineage_dagster.graph.catalog import (
     get_catalog,
 )
 from lineage_dagster.graph.driver import open_driver
+from lineage_dagster.parsing.names import split_name
 from lineage_dagster.settings.environment import (
     DEFAULT_NEO4J_USER,
     ENV_NEO4J_PASSWORD,
@@ -63,7 +64,8 @@ _NAME_PART = re.compile(r"[^A-Za-z0-9_]")
 
 
 def table_asset_key(name: str, *, reserved: frozenset[str] = frozenset()) -> dg.AssetKey:
-    """The asset key of a table: its name split on dots, each part made of ``[A-Za-z0-9_]``.
+    """The asset key of a table: its name split into its parts (``raw."fx.spot"`` has two),
+    each part made of ``[A-Za-z0-9_]``.
 
     Characters outside that set (quotes, spaces, ``/`` of COPY paths) become ``_``, and a part
     that had any gets a short hash of the whole name, so two names never share a key. A
@@ -76,7 +78,7 @@ def table_asset_key(name: str, *, reserved: frozenset[str] = frozenset()) -> dg.
     """
     digest = hashlib.sha1(name.encode()).hexdigest()[:8]
     parts = []
-    for part in name.split("."):
+    for part in split_name(name):
         clean = _NAME_PART.sub("_", part)
         parts.append(clean if clean and clean == part else f"{clean}_{digest}")
     if len(parts) == 1 and parts[0] in reserved:

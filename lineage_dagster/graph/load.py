@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ import neo4j
 
 from lineage_dagster.graph import queries
 from lineage_dagster.parsing.models import FileLineage, StatementError
+from lineage_dagster.parsing.names import canonical_name, split_column
 from lineage_dagster.sources.files import partition_of
 from lineage_dagster.sources.planning import LoadedFile, group_by_size
 
@@ -117,31 +118,31 @@ def statement_id(path: str, index: int) -> str:
     return f"{path}#{index}"
 
 
-def split_column(column: str) -> tuple[str, str]:
-    """Split ``"schema.table.column"`` into its table name and column name."""
-    table, _, name = column.rpartition(".")
-    return table, name
-
-
 def transform_lineage(
     files: Iterable[FileLineage], *, extractor_version: str | None = None
 ) -> GraphRows:
     """Turn extracted lineage into sorted, de-duplicated rows.
 
-    A file that failed whole (``error`` set) becomes a ``SqlFile`` recording its error.
+    A file that failed whole (``error`` set) becomes a ``SqlFile`` recording its error. Tables
+    and columns are keyed by :func:`~lineage_dagster.parsing.names.canonical_name` of the names
+    the extractor gave for the file's dialect, so one table written in Snowflake (``FINANCE.GL``)
+    and read in T-SQL (``finance.gl``) is one node; a table row keeps the smallest spelling as
+    written (``written``), the same whatever order files load in.
 
     Rows are sorted by key so concurrent writers lock nodes in the same order (fewer deadlocks).
     """
     rows = GraphRows()
-    tables: set[str] = set()
+    tables: dict[str, str] = {}  # key -> the smallest spelling as written
     columns: set[str] = set()
     feeds: set[tuple[str, str, str, str]] = set()
     derives: set[tuple[str, str, str, str, str]] = set()
+    keys: dict[str | None, dict[str, str]] = {}  # dialect -> name -> key
     for lineage in files:
         path = _require_path(lineage)
         if lineage.error is not None:
             rows.files.append(_failed_file_row(path, lineage.error, extractor_version))
             continue
+        key_of = _KeyOf(lineage.dialect, keys.setdefault(lineage.dialect, {}))
         first_error = lineage.errors[0].error if lineage.errors else None
         rows.files.append(
             {
@@ -161,6 +162,12 @@ def transform_lineage(
         for stmt in lineage.statements:
             sid = statement_id(path, stmt.index)
             error = stmt.error
+            sources = [key_of(name) for name in stmt.sources]
+            targets = [key_of(name) for name in stmt.targets]
+            for key, name in zip((*sources, *targets), (*stmt.sources, *stmt.targets), strict=True):
+                spelling = tables.get(key)
+                if spelling is None or name < spelling:
+                    tables[key] = name
             rows.statements.append(
                 {
                     "id": sid,
@@ -171,31 +178,29 @@ def transform_lineage(
                     "error_message": error.message if error else None,
                     "error_line": error.line if error else None,
                     "error_column": error.column if error else None,
-                    "reads": sorted(set(stmt.sources)),
-                    "writes": sorted(set(stmt.targets)),
+                    "reads": sorted(set(sources)),
+                    "writes": sorted(set(targets)),
                 }
             )
-            tables.update(stmt.sources, stmt.targets)
             feeds.update(
                 (source, target, sid, path)
-                for source in stmt.sources
-                for target in stmt.targets
+                for source in sources
+                for target in targets
                 if source != target
             )
             if not stmt.targets or not stmt.column_lineage:
                 continue  # a plain SELECT's columns name its result set, not a table
-            written, filters, edges = _statement_columns(stmt.column_lineage)
+            written, filters, edges = _statement_columns(stmt.column_lineage, key_of)
             rows.statement_columns.append(
                 {"statement_id": sid, "writes": sorted(written), "filters": sorted(filters)}
             )
             columns.update(written, filters)
             columns.update(source for source, _target, _kind in edges)
             derives.update((source, target, kind, sid, path) for source, target, kind in edges)
-    for column in columns:
-        tables.add(split_column(column)[0])
+    table_keys = set(tables).union(split_column(column)[0] for column in columns)
     rows.files.sort(key=lambda row: row["path"])
     rows.statements.sort(key=lambda row: row["id"])
-    rows.tables.extend({"name": name} for name in sorted(tables))
+    rows.tables.extend({"name": key, "written": tables.get(key)} for key in sorted(table_keys))
     rows.statement_columns.sort(key=lambda row: row["statement_id"])
     rows.feeds.extend(
         {"source": s, "target": t, "statement_id": sid, "file": f} for s, t, sid, f in sorted(feeds)
@@ -210,8 +215,25 @@ def transform_lineage(
     return rows
 
 
+class _KeyOf:
+    """The graph key of a name the extractor gave in one dialect, remembered (a file's names
+    repeat in its column edges)."""
+
+    __slots__ = ("dialect", "keys")
+
+    def __init__(self, dialect: str | None, keys: dict[str, str]) -> None:
+        self.dialect = dialect
+        self.keys = keys
+
+    def __call__(self, name: str) -> str:
+        key = self.keys.get(name)
+        if key is None:
+            key = self.keys[name] = canonical_name(name, self.dialect)
+        return key
+
+
 def _statement_columns(
-    edges: Iterable[ColumnEdge],
+    edges: Iterable[ColumnEdge], key_of: Callable[[str], str]
 ) -> tuple[set[str], set[str], set[tuple[str, str, str]]]:
     """The columns a statement writes, the columns its conditions read, and the DERIVES_FROM
     edges to store.
@@ -223,7 +245,7 @@ def _statement_columns(
     not exactly that product keeps them as explicit ``condition`` edges instead, so no
     lineage is ever lost.
     """
-    unique = dict.fromkeys((edge.source, edge.target, edge.kind) for edge in edges)
+    unique = dict.fromkeys((key_of(edge.source), key_of(edge.target), edge.kind) for edge in edges)
     written = {target for _source, target, _kind in unique}
     values = {(s, t, k) for s, t, k in unique if k != "condition"}
     conditions = {(s, t) for s, t, k in unique if k == "condition"}

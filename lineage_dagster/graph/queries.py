@@ -114,9 +114,15 @@ MATCH (f:SqlFile {partition: $partition})
 RETURN f.path AS path, f.sha256 AS sha256, f.extractor_version AS extractor_version
 """
 
+# A table is keyed by its canonical name; ``written`` keeps one spelling as the scripts write it
+# (the smallest, so the result does not depend on the order files load in), and is only set
+# when it changes, so a load of an existing table takes no write lock for it.
 MERGE_TABLES = """
 UNWIND $rows AS row
-MERGE (:Table {name: row.name})
+MERGE (t:Table {name: row.name})
+WITH t, row
+WHERE row.written IS NOT NULL AND (t.written IS NULL OR row.written < t.written)
+SET t.written = row.written
 """
 
 MERGE_COLUMNS = """

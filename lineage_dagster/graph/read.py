@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from lineage_dagster.graph import queries
+from lineage_dagster.parsing.names import loose_name, quote_part, typed_name
 
 if TYPE_CHECKING:
     from neo4j import ManagedTransaction, Session
@@ -104,13 +105,30 @@ class UnknownNameError(LookupError):
         self.known = known
 
 
+class AmbiguousNameError(LookupError):
+    """A name typed without quotes matches several names whose case differs in quoted
+    (case-sensitive) parts; ``candidates`` are their keys."""
+
+    def __init__(self, kind: Level, name: str, candidates: tuple[str, ...]) -> None:
+        super().__init__(
+            f"{kind.capitalize()} {name!r} matches several {kind}s that differ only in the case "
+            f"of quoted names: {', '.join(candidates)}; give one of them as shown"
+        )
+        self.kind = kind
+        self.name = name
+        self.candidates = candidates
+
+
 def get_table_lineage(
     session: Session, table: str, *, direction: Direction, max_depth: int | None = None
 ) -> Lineage:
     """The tables upstream or downstream of ``table``, up to ``max_depth`` hops.
 
+    ``table`` is a name as a user types it (see :func:`resolve_table`).
+
     Raises:
         UnknownNameError: No table of that name is in the graph.
+        AmbiguousNameError: The name matches several tables that differ only in case.
     """
     depth = _check_depth(max_depth)
     return session.execute_read(_read_table_lineage, table, direction, depth)
@@ -132,6 +150,7 @@ def get_column_lineage(
 
     Raises:
         UnknownNameError: The table, or the column in it, is not in the graph.
+        AmbiguousNameError: The table or column matches several that differ only in case.
     """
     depth = _check_depth(max_depth)
     return session.execute_read(_read_column_lineage, table, column, direction, depth, conditions)
@@ -165,13 +184,39 @@ def _check_depth(max_depth: int | None) -> int:
     return max_depth
 
 
+def resolve_table(tx: ManagedTransaction, typed: str) -> str:
+    """The key of the table a user means by ``typed``, in any case.
+
+    Unquoted parts are case-insensitive, quoted ones (``raw."Fx"``) are taken as written
+    (:func:`~lineage_dagster.parsing.names.typed_name`); a name that matches no key exactly
+    matches the key equal to it ignoring case and quotes, when there is one.
+
+    Raises:
+        UnknownNameError: No table matches.
+        AmbiguousNameError: Several tables match ignoring case.
+    """
+    for key in dict.fromkeys((typed_name(typed), typed)):
+        if tx.run(queries.GET_TABLE, name=key).single() is not None:
+            return key
+    names = [record["name"] for record in tx.run(queries.GET_TABLE_NAMES)]
+    return _match_loosely("table", typed, names, close_matches(typed, names))
+
+
+def _match_loosely(kind: Level, typed: str, names: list[str], suggestions: tuple[str, ...]) -> str:
+    """The one name equal to ``typed`` ignoring case and quotes."""
+    wanted = loose_name(typed)
+    matches = tuple(sorted(name for name in names if loose_name(name) == wanted))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise AmbiguousNameError(kind, typed, matches)
+    raise UnknownNameError(kind, typed, suggestions)
+
+
 def _read_table_lineage(
     tx: ManagedTransaction, table: str, direction: Direction, depth: int
 ) -> Lineage:
-    if tx.run(queries.GET_TABLE, name=table).single() is None:
-        names = [record["name"] for record in tx.run(queries.GET_TABLE_NAMES)]
-        raise UnknownNameError("table", table, close_matches(table, names))
-    return _walk(tx, table, "table", direction, depth)
+    return _walk(tx, resolve_table(tx, table), "table", direction, depth)
 
 
 def _read_column_lineage(
@@ -182,15 +227,27 @@ def _read_column_lineage(
     depth: int,
     conditions: bool,
 ) -> Lineage:
-    if tx.run(queries.GET_TABLE, name=table).single() is None:
-        names = [record["name"] for record in tx.run(queries.GET_TABLE_NAMES)]
-        raise UnknownNameError("table", table, close_matches(table, names))
-    column_id = f"{table}.{column}"
+    table = resolve_table(tx, table)
+    column_id = f"{table}.{_typed_column(column)}"
     if tx.run(queries.GET_COLUMN, id=column_id).single() is None:
         names = sorted(r["name"] for r in tx.run(queries.GET_TABLE_COLUMN_NAMES, table=table))
-        suggestions = tuple(f"{table}.{name}" for name in close_matches(column, names))
-        raise UnknownNameError("column", column_id, suggestions, tuple(names))
+        wanted = loose_name(_typed_column(column))
+        matches = tuple(name for name in names if loose_name(name) == wanted)
+        if len(matches) > 1:
+            raise AmbiguousNameError("column", column, tuple(f"{table}.{m}" for m in matches))
+        if not matches:
+            suggestions = tuple(f"{table}.{name}" for name in close_matches(column, names))
+            raise UnknownNameError("column", f"{table}.{column}", suggestions, tuple(names))
+        column_id = f"{table}.{matches[0]}"
     return _walk(tx, column_id, "column", direction, depth, conditions)
+
+
+def _typed_column(column: str) -> str:
+    """A column name as typed, as the part of a key: ``Amount`` is ``amount``; ``"Amount"``
+    and a name with a dot (``b.c``, one column) are quoted."""
+    if column.startswith('"') and column.endswith('"') and len(column) > 1:
+        return typed_name(column)
+    return quote_part(column.lower())
 
 
 def _walk(

@@ -259,7 +259,7 @@ def _extract(
                 )
             continue
         script.position = parsed.start
-        expanded = _expand(parsed.expression, parsed.line, dialect)
+        expanded = _expand(parsed.expression, parsed.line, dialect, sql, parsed.start)
         # The number of SELECT keywords in the statement's text lets the table walk skip the
         # projections of wide queries (see _walk_tables); over-counting only costs speed.
         script.select_hint = None
@@ -373,8 +373,14 @@ def _dropped_name(match: re.Match[str]) -> str:
     return name
 
 
-def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int, exp.Expr]]:
-    """Statements nested in procedures and control flow, or the statement itself."""
+def _expand(
+    expression: exp.Expr, line: int, dialect: Dialect, sql: str = "", start: int | None = None
+) -> list[tuple[int, exp.Expr]]:
+    """Statements nested in procedures and control flow, or the statement itself.
+
+    ``sql`` and ``start`` (the statement's offset in it) place a routine's body, so its
+    statements get their lines in the file.
+    """
     cls = type(expression)
     may_nest = _MAY_NEST.get(cls)
     if may_nest is None:
@@ -393,8 +399,9 @@ def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int
             and isinstance(body.expressions[0], (exp.RawString, exp.Heredoc))
         ):
             text = body.name if not isinstance(body, exp.Block) else body.expressions[0].name
+            first = _text_line(sql, start, line, text)
             return [
-                (line + p.line - 1, p.expression)
+                (first + p.line - 1, p.expression)
                 for p in parse_statements(text, dialect)
                 if p.expression is not None
             ] or [(line, expression)]
@@ -406,8 +413,11 @@ def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int
             text = rest if isinstance(rest, str) else rest.name if rest else ""
             if str(body.this).upper() != "BEGIN":
                 text = f"{body.this} {text}"
+                first = line
+            else:
+                first = _text_line(sql, start, line, text)
             return [
-                (line, p.expression)
+                (first + p.line - 1, p.expression)
                 for p in parse_statements(text, dialect)
                 if p.expression is not None
             ] or [(line, expression)]
@@ -421,6 +431,20 @@ def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int
         nested = [(line, p.expression) for p in parse_statements(dynamic, dialect) if p.expression]
         if nested:
             return nested
+    if isinstance(expression, exp.Command) and str(expression.this).upper() == "DO":
+        # Postgres ``DO $$ ... $$``: an anonymous PL/pgSQL block.
+        body = expression.expression
+        match = _DOLLAR_BODY.search(body if isinstance(body, str) else body.name if body else "")
+        if match:
+            text = match.group("body")
+            first = _text_line(sql, start, line, text)
+            nested = [
+                (first + p.line - 1, p.expression)
+                for p in parse_statements(text, dialect)
+                if p.expression is not None
+            ]
+            if nested:
+                return nested
     if isinstance(expression, exp.Command) and str(expression.this).upper() in ("EXECUTE", "EXEC"):
         # ``EXECUTE IMMEDIATE $$ ... $$`` / ``'...'`` (Snowflake, Oracle, BigQuery): a script.
         body = expression.expression
@@ -436,6 +460,17 @@ def _expand(expression: exp.Expr, line: int, dialect: Dialect) -> list[tuple[int
             if nested:
                 return nested
     return [(line, expression)]
+
+
+_DOLLAR_BODY = re.compile(r"\$(?P<tag>\w*)\$(?P<body>.*?)\$(?P=tag)\$", re.S)
+
+
+def _text_line(sql: str, start: int | None, line: int, text: str) -> int:
+    """The line of the file where ``text``, found in the statement at ``start``, begins."""
+    if start is None or not text:
+        return line
+    at = sql.find(text, start)
+    return line + sql.count("\n", start, at) if at >= 0 else line
 
 
 # The statement types that can hold other statements (procedures, blocks, dynamic SQL);

@@ -16,6 +16,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from lineage_dagster.parsing.models import ColumnEdge, StatementLineage
+from lineage_dagster.parsing.names import split_column
 from lineage_dagster.parsing.tables import (
     dropped_at,
     is_script_temp,
@@ -858,9 +859,10 @@ def _rename(old: str, new_table: exp.Table | None, result: _Result, script: Scri
     new = script.namer.table(new_table)
     if new is None:
         return
-    if not new_table.args.get("db") and "." in old and not script.namer.is_temp_name(new):
+    old_schema = split_column(old)[0]
+    if not new_table.args.get("db") and old_schema and not script.namer.is_temp_name(new):
         # ``ALTER TABLE db.a RENAME TO b`` keeps the schema of the old name.
-        new = f"{old.rsplit('.', 1)[0]}.{new.rsplit('.', 1)[-1]}"
+        new = f"{old_schema}.{split_column(new)[1]}"
     if old in script.temp_tables:
         script.temp_tables[new] = script.temp_tables.pop(old)
         if old in script.temp_relations:
@@ -1013,6 +1015,10 @@ def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line
         return
     kind = expression.args.get("kind")
     kind = kind.name.upper() if kind is not None else ""
+    alias = table.args.get("alias")
+    if not kind and alias is not None and table.name.upper() == "NAMESPACE" and not table.db:
+        # sqlglot reads Spark's ``USE NAMESPACE s`` as the table ``NAMESPACE`` aliased ``s``.
+        kind, table = "SCHEMA", exp.table_(alias.this)
     namer = script.namer
     names = [namer.ident(part) for part in table.parts]
     if not all(names):
@@ -1023,7 +1029,10 @@ def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line
     if kind == "CATALOG" or (
         len(names) == 1 and (kind == "DATABASE" or (not kind and dialect in _CATALOG_USE))
     ):
-        namer.use(names[-1], None)
+        # A new database (Snowflake) or catalog (Databricks, Spark) starts in its default
+        # schema; elsewhere less qualified names keep only the catalog.
+        default = _DEFAULT_SCHEMA.get(dialect)
+        namer.use(names[-1], namer.name(default, quoted=False) if default else None)
     elif kind in ("", "SCHEMA", "NAMESPACE", "DATABASE"):
         # ``USE a.b`` (any kind) names a database/catalog and a schema.
         if len(names) >= 2:
@@ -1032,6 +1041,8 @@ def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line
             namer.use(namer.current_catalog, names[-1])
 
 
+# The schema a session is in after ``USE DATABASE db`` (Snowflake) or ``USE CATALOG c``.
+_DEFAULT_SCHEMA = {"Snowflake": "PUBLIC", "Databricks": "default", "Spark": "default"}
 # Dialects whose bare ``USE name`` selects a database holding schemas (a catalog).
 _CATALOG_USE = frozenset({"TSQL", "Fabric", "Snowflake"})
 # Dialects where a database is a schema (``USE DATABASE db`` = ``USE SCHEMA db``).

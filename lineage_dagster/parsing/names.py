@@ -6,14 +6,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
-from sqlglot.dialects.dialect import NormalizationStrategy
+from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 
 from lineage_dagster.parsing.errors import SchemaError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from sqlglot.dialects.dialect import Dialect
 
 _LOWER, _UPPER, _SENSITIVE, _INSENSITIVE, _INSENSITIVE_UPPER = range(5)
 _STRATEGIES = {
@@ -146,8 +144,10 @@ class Namer:
             args = node.args
             text: str = args["this"]
             if self.tables_keep_case:
-                return text
-            text = self.name(text, quoted=True) if args.get("quoted") else self._fold(text)
+                return quote_part(text)
+            text = (
+                quote_part(self.name(text, quoted=True)) if args.get("quoted") else self._fold(text)
+            )
             if args.get("global_"):
                 return "##" + text
             if args.get("temporary"):
@@ -206,7 +206,7 @@ class Namer:
         """Normalise a column name (BigQuery columns are case-insensitive)."""
         if isinstance(node, exp.Identifier):
             if node.quoted:
-                return (
+                return quote_part(
                     node.this.lower()
                     if self.tables_keep_case
                     else self.name(node.this, quoted=True)
@@ -246,6 +246,164 @@ def bigquery_table(name: str) -> str:
         name = name[:cut]
     match = _SHARD.fullmatch(name)
     return match.group(1) + "*" if match else name
+
+
+def quote_part(text: str) -> str:
+    """One part of a dotted name, double-quoted (``"`` doubled) when it holds a dot or a quote,
+    so that ``a."b.c"`` and ``"a.b".c`` stay two different names.
+
+    >>> quote_part("trades"), quote_part("b.c"), quote_part('a"b')
+    ('trades', '"b.c"', '"a""b"')
+    """
+    if "." in text or '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def split_name(name: str) -> list[str]:
+    """The parts of a dotted name as :func:`quote_part` joins them, unquoted.
+
+    >>> split_name('coll.a."b.c"'), split_name('coll."a.b".c'), split_name("s3://b/x.csv")
+    (['coll', 'a', 'b.c'], ['coll', 'a.b', 'c'], ['s3://b/x', 'csv'])
+    """
+    if '"' not in name:
+        return name.split(".")
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    i = 0
+    while i < len(name):
+        char = name[i]
+        if quoted:
+            if char == '"' and name[i + 1 : i + 2] == '"':
+                current.append('"')
+                i += 1
+            elif char == '"':
+                quoted = False
+            else:
+                current.append(char)
+        elif char == '"':
+            quoted = True
+        elif char == ".":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def last_part(name: str) -> str:
+    """The last part of a dotted name, unquoted: a table's name without its schema.
+
+    >>> last_part("risk.trades"), last_part('coll."a.b"')
+    ('trades', 'a.b')
+    """
+    if '"' not in name:
+        return name.rsplit(".", 1)[-1]
+    return split_name(name)[-1]
+
+
+def split_column(column: str) -> tuple[str, str]:
+    """Split ``"schema.table.column"`` into its table name and column name (quoted as written).
+
+    >>> split_column("risk.trades.px"), split_column('coll.a."b.c"')
+    (('risk.trades', 'px'), ('coll.a', '"b.c"'))
+    """
+    if '"' not in column:
+        table, _, name = column.rpartition(".")
+        return table, name
+    parts = [quote_part(part) for part in split_name(column)]
+    return ".".join(parts[:-1]), parts[-1]
+
+
+_DIALECT_UPPER: dict[str | None, bool] = {}
+
+
+def _folds_upper(dialect: str | None) -> bool:
+    """Whether the dialect folds unquoted names to upper case (Snowflake, Oracle, ...)."""
+    upper = _DIALECT_UPPER.get(dialect)
+    if upper is None:
+        try:
+            strategy = Dialect.get_or_raise(dialect).normalization_strategy
+        except ValueError:  # a name sqlglot does not know folds as its default dialect does
+            strategy = NormalizationStrategy.LOWERCASE
+        upper = _DIALECT_UPPER[dialect] = _STRATEGIES.get(strategy) in (_UPPER, _INSENSITIVE_UPPER)
+    return upper
+
+
+def canonical_name(name: str, dialect: str | None) -> str:
+    """The dialect-independent key of a table or column name the extractor gave for ``dialect``.
+
+    A part the dialect would fold an unquoted name to (upper case in Snowflake and Oracle,
+    lower case elsewhere) is case-insensitive and becomes lower case; any other part was quoted
+    to keep its case, is case-sensitive, and is kept as written inside double quotes. A part
+    holding a dot or a quote is quoted too, so no two names share a key. File paths (``s3://``,
+    ``/data/x.csv``) and Snowflake stages (``@stage``) are kept as they are. See
+    docs/graph-model.md.
+
+    >>> canonical_name("FINANCE.GL", "snowflake"), canonical_name("finance.gl", "tsql")
+    ('finance.gl', 'finance.gl')
+    >>> canonical_name("RAW.Fx", "snowflake"), canonical_name("raw.FX", "postgres")
+    ('raw."Fx"', 'raw."FX"')
+    >>> canonical_name('coll.a."b.c"', "postgres"), canonical_name("s3://b/X.csv", "spark")
+    ('coll.a."b.c"', 's3://b/X.csv')
+    """
+    if name[:1] == "@" or (("/" in name or ":" in name) and '"' not in name):
+        return name
+    upper = _folds_upper(dialect)
+    if '"' not in name and name == (name.upper() if upper else name.lower()):
+        return name.lower()  # the usual name: every part as the dialect folds it
+    parts = []
+    for part in split_name(name):
+        folded = part.upper() if upper else part.lower()
+        if part == folded:
+            parts.append(quote_part(part.lower()))
+        else:
+            parts.append('"' + part.replace('"', '""') + '"')
+    return ".".join(parts)
+
+
+def typed_name(name: str) -> str:
+    """The key of a name as a user types it: unquoted parts in lower case, quoted ones kept.
+
+    >>> typed_name("FINANCE.GL"), typed_name('raw."Fx"'), typed_name('coll.a."b.c"')
+    ('finance.gl', 'raw."Fx"', 'coll.a."b.c"')
+    """
+    if '"' not in name:
+        return name.lower()
+    parts = []
+    for part, raw in zip(split_name(name), _raw_parts(name), strict=True):
+        if (raw.startswith('"') and part != part.lower()) or "." in part or '"' in part:
+            parts.append('"' + part.replace('"', '""') + '"')
+        else:
+            parts.append(part.lower())
+    return ".".join(parts)
+
+
+def loose_name(key: str) -> str:
+    """A key without quotes, in lower case: what case-insensitive lookups compare.
+
+    >>> loose_name('raw."Fx"')
+    'raw.fx'
+    """
+    return ".".join(split_name(key)).lower()
+
+
+def _raw_parts(name: str) -> list[str]:
+    """The parts of a dotted name as written, quotes included."""
+    parts: list[str] = []
+    start = 0
+    quoted = False
+    for i, char in enumerate(name):
+        if char == '"':
+            quoted = not quoted
+        elif char == "." and not quoted:
+            parts.append(name[start:i])
+            start = i + 1
+    parts.append(name[start:])
+    return parts
 
 
 def normalize_schema(schema: Mapping[str, Any] | None, namer: Namer) -> dict[str, list[str]]:

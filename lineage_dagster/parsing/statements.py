@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 # Token types whose text is data (a string or a quoted name), never a keyword.
 _DATA_TOKENS = frozenset({TokenType.STRING, TokenType.IDENTIFIER, TokenType.NATIONAL_STRING})
+_NAME_TOKENS = frozenset({TokenType.VAR, TokenType.IDENTIFIER})
 _OPEN = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
 _CLOSE = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
 
@@ -188,8 +189,10 @@ def _parse_whole(
 
 
 def split_tokens(tokens: list[Token]) -> list[list[Token]]:
-    """Split a token list at semicolons and at ``GO`` alone on its line (T-SQL batches)."""
+    """Split a token list at semicolons, at ``GO`` alone on its line (T-SQL batches) and at
+    ``/`` alone on its line (the end of an Oracle PL/SQL block in SQL*Plus scripts)."""
     semicolon = TokenType.SEMICOLON
+    slash = TokenType.SLASH
     go_types = _GO_TYPES
     # One cheap pass finds the separators; slicing between them is done in C. Checking every
     # token in Python (text, neighbours) would cost a tenth of the parse time.
@@ -197,6 +200,7 @@ def split_tokens(tokens: list[Token]) -> list[list[Token]]:
         i
         for i, token in enumerate(tokens)
         if token.token_type is semicolon
+        or token.token_type is slash
         or (token.token_type in go_types and len(token.text) == 2 and token.text.upper() == _GO)
     ]
     if not separators:
@@ -205,7 +209,10 @@ def split_tokens(tokens: list[Token]) -> list[list[Token]]:
     start = 0
     for i in separators:
         token = tokens[i]
-        if token.token_type is not semicolon and not (_alone(tokens, i) and _bare_go(tokens, i)):
+        if token.token_type is slash:
+            if not _alone(tokens, i):
+                continue  # a division; alone on its line it ends an Oracle block (SQL*Plus)
+        elif token.token_type is not semicolon and not (_alone(tokens, i) and _bare_go(tokens, i)):
             continue
         if i > start:
             chunks.append(tokens[start:i])
@@ -253,10 +260,14 @@ def _parse_chunk(
             and chunk[0].token_type in (TokenType.COMMAND, *dialect.tokenizer_class.COMMANDS)
         ):
             # The tokenizer kept what follows ``BEGIN`` (BigQuery) as raw text: parse it.
-            yield from _parse_raw(chunk[1].text, chunk[0].line, dialect, parser)
+            yield from _parse_raw(
+                chunk[1].text, _text_line(sql, chunk[0], chunk[1].text), dialect, parser
+            )
             return
         yield from _parse_split(split_at_keywords(chunk), sql, parser)
         return
+    if chunk[0].token_type in _USE_TOKENS and len(chunk) > 2:
+        chunk = _use_forms(chunk)
     try:
         expression = parser.parse(chunk, sql)[0]
     except ParseError as exc:
@@ -308,6 +319,13 @@ def _parse_chunk(
             yield from _parse_split(pieces, sql, parser)
             return
     yield ParsedStatement(line, expression, start=chunk[0].start, end=chunk[-1].end + 1)
+
+
+def _text_line(sql: str, before: Token, text: str) -> int:
+    """The line where ``text``, kept raw by the tokenizer after the token ``before``, starts
+    (the raw token's own line is where it ends, and its text lost its leading space)."""
+    at = sql.find(text, before.end + 1)
+    return before.line + sql.count("\n", before.end, at) if at >= 0 else before.line
 
 
 def _parse_raw(text: str, line: int, dialect: Dialect, parser: Parser) -> Iterator[ParsedStatement]:
@@ -656,6 +674,26 @@ def _compound_assignments(chunk: list[Token], sql: str, parser: Parser) -> exp.E
     return _parse_rewritten(parser, out, sql) if changed else None
 
 
+_USE_TOKENS = frozenset({TokenType.USE, TokenType.SET})
+
+
+def _use_forms(chunk: list[Token]) -> list[Token]:
+    """Spark/Databricks ``USE NAMESPACE [catalog.]schema`` is ``USE SCHEMA`` (sqlglot reads
+    ``NAMESPACE`` as a table name, and fails on a dotted name after it); Databricks'
+    ``SET CATALOG c`` is ``USE CATALOG c`` (sqlglot keeps it as an opaque command)."""
+    first, second = chunk[0], chunk[1]
+    if first.token_type == TokenType.USE and second.token_type == TokenType.NAMESPACE:
+        return [first, _retyped(second, TokenType.VAR, "SCHEMA"), *chunk[2:]]
+    if first.token_type == TokenType.SET and second.text.upper() == "CATALOG":
+        return [_retyped(first, TokenType.USE, "USE"), *chunk[1:]]
+    return chunk
+
+
+def _retyped(token: Token, token_type: TokenType, text: str) -> Token:
+    """``token`` read as another keyword, at the same place."""
+    return Token(token_type, text, token.line, token.col, token.start, token.end, token.comments)
+
+
 def _insert_exec(chunk: list[Token], parser: Parser) -> exp.Expr | None:
     """T-SQL ``INSERT INTO t [(cols)] EXEC proc``: a write into ``t`` from a procedure."""
     if _keyword(chunk[0]) != "INSERT":
@@ -810,6 +848,11 @@ class _KeywordSplitter:
         """Take token ``i``, outside parentheses; return the index of the next token to take."""
         word = self.words[i]
         if word == "CASE":
+            if not self.current and not self.skipping:
+                # A CASE statement (Snowflake scripting, PL/SQL): control flow, dropped up to
+                # the THEN of its first branch; its END CASE closes it.
+                self.skipping = self.skip_until_then = True
+                return i + 1
             self.case_depth += 1
         elif word == "END" and self.case_depth:
             self.case_depth -= 1
@@ -872,13 +915,18 @@ class _KeywordSplitter:
             return _CONTINUES
         if word == "BEGIN" and following in _TRANSACTION:
             return _STARTS  # BEGIN TRANSACTION: a statement
-        return 2 if word == "END" and following in _BLOCK_ENDS else 1
+        if word == "END" and (
+            following in _BLOCK_ENDS
+            or (i + 2 == len(self.tokens) and self.tokens[i + 1].token_type in _NAME_TOKENS)
+        ):
+            return 2  # ``END IF``, ``END LOOP``; PL/SQL ``END name`` of a block or routine
+        return 1
 
     def condition(self, i: int, word: str, following: str) -> int:
         """IF/WHILE/...: dropped with the condition after it, unless it is no control flow."""
         if word == "IF" and following in ("EXISTS", "NOT") and self.current:
             return _CONTINUES  # ``DROP TABLE IF EXISTS``
-        if word in ("WHEN", "FOR") and (self.first or not self.current):
+        if word in ("WHEN", "FOR") and self.first:
             # ``WHEN`` inside MERGE/CASE, ``FOR`` in cursors and FOR UPDATE: not control flow.
             return _CONTINUES
         self.skipping = True
@@ -887,11 +935,13 @@ class _KeywordSplitter:
 
     def starts_statement(self, word: str, prev: str) -> bool:
         """Whether a statement keyword starts a statement, rather than continue this one."""
+        if not self.current:
+            return True  # nothing is open: ``IF c THEN UPDATE ...``, ``WHEN c THEN INSERT ...``
         first = self.first
+        if prev in _CONTINUED_AFTER and (prev == "ON" or word not in _DDL):
+            return False  # ``UNION SELECT`` continues the query, ``THEN UPDATE`` the MERGE
         if word == "SELECT" and self.has_query and first in ("INSERT", "CREATE", "WITH"):
             return True  # a second query: the statement had its own
-        if prev in _CONTINUED_AFTER and (prev == "ON" or word not in _DDL):
-            return False
         # ``ALGORITHM = MERGE``: a value, not a statement.
         return prev != "=" and not self.holds(word, prev)
 
@@ -899,8 +949,10 @@ class _KeywordSplitter:
         """Whether the current statement holds a statement keyword as one of its clauses."""
         first = self.first
         if word in _QUERY_WORDS:
-            return (first in _QUERY_HOLDERS and not self.has_query) or (
-                first == "DECLARE" and prev == "FOR"
+            return (
+                (first in _QUERY_HOLDERS and not self.has_query)
+                or (first == "DECLARE" and prev == "FOR")
+                or (first == "MERGE" and word == "VALUES")  # ``THEN INSERT (cols) VALUES (...)``
             )
         if word in _DML_WORDS:
             # ``WITH ... INSERT``; MERGE's ``THEN INSERT``/``UPDATE``/``DELETE``.

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from lineage_dagster.parsing.names import last_part, quote_part, split_column
+
 if TYPE_CHECKING:
     from lineage_dagster.parsing.names import Namer
 
@@ -104,6 +106,15 @@ class Relation:
         # A table function with named outputs has exactly those; only nameless ones (their
         # columns are unknown) may hold any name.
         return None if self.stars or (self.any_column is not None and not self.names) else False
+
+
+TABLE_SUFFIX = "_table_suffix"
+"""BigQuery's pseudo-column of a wildcard table (``events_*``): which shard a row comes from."""
+
+
+def _is_wildcard(rel: Relation) -> bool:
+    """Whether ``rel`` is a BigQuery wildcard table, the only owner of ``_TABLE_SUFFIX``."""
+    return any(table.endswith("*") for table in (rel.base, *rel.stars) if table)
 
 
 def table_relation(fqn: str, columns: list[str] | None) -> Relation:
@@ -236,7 +247,7 @@ class ColumnWalker:
         for aggregate in pivot.expressions:
             agg_alias = aggregate.alias if isinstance(aggregate, exp.Alias) else ""
             deps = self.expression_deps(aggregate, scope, {}, None)
-            consumed.update(k.rsplit(".", 1)[-1] for k in deps)
+            consumed.update(split_column(k)[1] for k in deps)
             aggregates.append((namer.name(agg_alias, quoted=False) if agg_alias else "", deps))
         for field in fields:
             # The FOR column decides which output column a row lands in: a condition.
@@ -276,7 +287,7 @@ class ColumnWalker:
             rel = table_relation(fqn, self.schema.get(fqn))
         else:
             rel = _renamed(rel, alias_node, self.namer)
-        return alias or fqn.rsplit(".", 1)[-1], rel
+        return alias or last_part(fqn), rel
 
     def from_item(
         self, node: exp.Expr, scope: Scope, ctes: dict[str, Relation]
@@ -342,7 +353,7 @@ class ColumnWalker:
         if where is not None:
             for column_node in where.find_all(exp.Column):
                 rel.conditions.add(f"{fqn}.{namer.column(column_node.this)}")
-        return alias or fqn.rsplit(".", 1)[-1], _renamed(rel, alias_node, namer)
+        return alias or last_part(fqn), _renamed(rel, alias_node, namer)
 
     # --- queries --------------------------------------------------------------------------------
 
@@ -555,7 +566,7 @@ class ColumnWalker:
         source = scope.sources.get(qualifier)
         if source is None:
             for alias, table in scope.aliases.items():
-                if table.rsplit(".", 1)[-1] == qualifier:
+                if last_part(table) == qualifier:
                     source = scope.sources.get(alias)
                     break
         return [source] if source is not None else []
@@ -583,10 +594,11 @@ class ColumnWalker:
                     # ``alias.struct_col.field`` (BigQuery) or ``schema.table.col``.
                     source = current.sources.get(namer.ident(db))
                     if source is not None:
-                        name = qualifier
+                        name = namer.column(table)
                     else:
+                        suffix = f"{quote_part(namer.ident(db))}.{quote_part(qualifier)}"
                         for alias, fqn in current.aliases.items():
-                            if fqn.endswith(f"{namer.ident(db)}.{qualifier}"):
+                            if fqn.endswith(suffix):
                                 source = current.sources.get(alias)
                                 break
                 if source is None and catalog is not None and db is not None and self.struct_fields:
@@ -596,7 +608,7 @@ class ColumnWalker:
                         name = namer.column(db)
                 if source is None:
                     for alias, fqn in current.aliases.items():
-                        if fqn.rsplit(".", 1)[-1] == qualifier:
+                        if last_part(fqn) == qualifier:
                             source = current.sources.get(alias)
                             break
                 if source is not None:
@@ -637,7 +649,7 @@ class ColumnWalker:
         source = scope.sources.get(name)
         if source is None:
             for alias, fqn in scope.aliases.items():
-                if fqn.rsplit(".", 1)[-1] == name:
+                if last_part(fqn) == name:
                     return scope.sources.get(alias)
         return source
 
@@ -683,6 +695,10 @@ class ColumnWalker:
                     return projection
                 if len(maybe) == 1:
                     return maybe[0].lookup(name)
+                if name == TABLE_SUFFIX:
+                    shards = [source for source in sources.values() if _is_wildcard(source)]
+                    if len(shards) == 1:
+                        return shards[0].lookup(name)
                 if maybe:
                     return self._qualified_elsewhere(name, current, maybe)
             projection = current.projections.get(name)

@@ -66,6 +66,18 @@ def test_first_tick_requests_every_folder_and_adds_partitions(instance, tree, mo
         assert dg.validate_run_config(job, request.run_config)
 
 
+def test_a_new_extractor_version_reingests_every_folder_once(instance, tree, monkeypatch):
+    first = tick(instance, tree)
+    assert isinstance(tick(instance, tree, first.cursor), dg.SkipReason)
+    monkeypatch.setattr(sensors, "EXTRACTOR_VERSION", "99.0.0")
+    upgraded = tick(instance, tree, first.cursor)
+    assert partitions(upgraded) == ["_root", "finance", "risk"]
+    assert {r.run_key for r in upgraded.run_requests}.isdisjoint(
+        {r.run_key for r in first.run_requests}
+    )
+    assert isinstance(tick(instance, tree, upgraded.cursor), dg.SkipReason)
+
+
 def test_quiet_tick_and_touch_request_nothing(instance, tree):
     first = tick(instance, tree)
     quiet = tick(instance, tree, first.cursor)

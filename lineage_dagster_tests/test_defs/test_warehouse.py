@@ -95,8 +95,14 @@ def test_keys_deps_groups_and_kinds(specs: dict[dg.AssetKey, dg.AssetSpec]) -> N
 
 
 def test_odd_names_get_valid_distinct_keys() -> None:
+    # Quotes are name syntax (a quoted part of the table key), not characters of the part.
     odd = table_asset_key('"odd name"')
-    assert odd.path[0].startswith("_odd_name__") and odd == table_asset_key('"odd name"')
+    assert odd.path[0].startswith("odd_name_") and odd == table_asset_key('"odd name"')
+    assert odd != table_asset_key("odd name")
+    # A quoted part holding a dot is one part: never the key of a three-part name.
+    dotted = table_asset_key('coll."a.b"')
+    assert len(dotted.path) == 2 and dotted.path[0] == "coll"
+    assert dotted != table_asset_key("coll.a.b") and dotted != table_asset_key("coll.a_b")
     assert table_asset_key("odd_name_") != table_asset_key("odd name_")
     assert table_asset_key("lineage_graph", reserved=frozenset({"lineage_graph"})) != (
         dg.AssetKey("lineage_graph")

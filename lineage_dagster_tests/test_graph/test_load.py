@@ -12,7 +12,7 @@ from lineage_dagster.parsing.models import (
 
 
 def _file(path: str, *statements: StatementLineage) -> FileLineage:
-    return FileLineage(path=path, sha256="0" * 64, dialect="snowflake", statements=statements)
+    return FileLineage(path=path, sha256="0" * 64, dialect="postgres", statements=statements)
 
 
 def test_feeds_are_sources_times_targets_per_statement():
@@ -147,3 +147,76 @@ def test_a_plain_selects_result_columns_are_not_graph_columns():
     assert rows.columns == [] and rows.derives_from == []
     assert rows.statements[0]["reads"] == ["s.a"]
     assert [r["name"] for r in rows.tables] == ["s.a"]
+
+
+def test_one_table_key_across_dialects_keeps_a_spelling_as_written():
+    snowflake = FileLineage(
+        "finance/gl.sql",
+        "1" * 64,
+        "snowflake",
+        (
+            StatementLineage(
+                0,
+                1,
+                "INSERT",
+                sources=("RAW.JOURNAL",),
+                targets=("FINANCE.GL",),
+                column_lineage=(ColumnEdge("RAW.JOURNAL.AMT", "FINANCE.GL.AMOUNT", "direct"),),
+            ),
+        ),
+    )
+    tsql = FileLineage(
+        "risk/report.sql",
+        "2" * 64,
+        "tsql",
+        (
+            StatementLineage(
+                0,
+                1,
+                "INSERT",
+                sources=("finance.gl",),
+                targets=("rpt.gl",),
+                column_lineage=(ColumnEdge("finance.gl.amount", "rpt.gl.total", "aggregation"),),
+            ),
+        ),
+    )
+    for files in ([snowflake, tsql], [tsql, snowflake]):
+        rows = transform_lineage(files)
+        assert rows.tables == [
+            {"name": "finance.gl", "written": "FINANCE.GL"},
+            {"name": "raw.journal", "written": "RAW.JOURNAL"},
+            {"name": "rpt.gl", "written": "rpt.gl"},
+        ]
+        assert [(r["source"], r["target"]) for r in rows.feeds] == [
+            ("finance.gl", "rpt.gl"),
+            ("raw.journal", "finance.gl"),
+        ]
+        assert {r["id"] for r in rows.columns} == {
+            "finance.gl.amount",
+            "raw.journal.amt",
+            "rpt.gl.total",
+        }
+
+
+def test_quoted_dot_columns_are_two_graph_columns():
+    lineage = FileLineage(
+        "f.sql",
+        "3" * 64,
+        "postgres",
+        (
+            StatementLineage(
+                0,
+                1,
+                "INSERT",
+                sources=("coll.a", 'coll."a.b"'),
+                targets=("rpt.flat",),
+                column_lineage=(
+                    ColumnEdge('coll.a."b.c"', "rpt.flat.x", "direct"),
+                    ColumnEdge('coll."a.b".c', "rpt.flat.y", "direct"),
+                ),
+            ),
+        ),
+    )
+    rows = transform_lineage([lineage])
+    sources = [(r["id"], r["table"], r["name"]) for r in rows.columns if r["table"] != "rpt.flat"]
+    assert sources == [('coll."a.b".c', 'coll."a.b"', "c"), ('coll.a."b.c"', "coll.a", '"b.c"')]

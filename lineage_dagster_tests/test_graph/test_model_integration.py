@@ -20,6 +20,7 @@ from lineage_dagster.graph.read import (
     get_table_lineage,
 )
 from lineage_dagster.parsing import FileLineage, extract_file
+from lineage_dagster.parsing.names import canonical_name
 from lineage_dagster_tests.benchmarks.corpus import write_corpus
 from lineage_dagster_tests.graph_helpers import count, wipe_graph
 
@@ -38,22 +39,33 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[FileLineage]:
 
 
 def _reference_edges(corpus: list[FileLineage]) -> tuple[Edges, Edges, Edges, Edges]:
-    """Table and column edges by target and by source, straight from the extracted lineage."""
+    """Table and column edges by target and by source, straight from the extracted lineage
+    (names keyed as the graph keys them: canonical for the file's dialect)."""
     tables: set[LineageEdge] = set()
     columns: set[LineageEdge] = set()
     for lineage in corpus:
         assert lineage.path is not None
+        dialect = lineage.dialect
         for stmt in lineage.statements:
             sid = statement_id(lineage.path, stmt.index)
+            sources = [canonical_name(source, dialect) for source in stmt.sources]
+            targets = [canonical_name(target, dialect) for target in stmt.targets]
             tables.update(
                 LineageEdge(source, target, sid, lineage.path, stmt.line)
-                for source in stmt.sources
-                for target in stmt.targets
+                for source in sources
+                for target in targets
                 if source != target
             )
             if stmt.targets:
                 columns.update(
-                    LineageEdge(e.source, e.target, sid, lineage.path, stmt.line, e.kind)
+                    LineageEdge(
+                        canonical_name(e.source, dialect),
+                        canonical_name(e.target, dialect),
+                        sid,
+                        lineage.path,
+                        stmt.line,
+                        e.kind,
+                    )
                     for e in stmt.column_lineage
                 )
     indexes: list[Edges] = [{}, {}, {}, {}]

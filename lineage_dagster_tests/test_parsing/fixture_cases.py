@@ -16,6 +16,7 @@ Keys (``@N`` after a key addresses statement N of the case, default 0):
 - ``edge``: ``source -> target kind``; the non-condition edges of the statement, exactly.
 - ``condition``: ``source -> target``; when any is given (or ``conditions: none``), the
   condition edges of that statement are compared exactly, else they are not checked.
+- ``line``: the statement's 1-based line, counted from the case's first line of SQL.
 - ``kind``, ``statements`` (count), ``error`` (a substring of the statement's error message),
   ``schema`` (one-line JSON), ``default_schema``, ``dialect``.
 """
@@ -41,6 +42,7 @@ class Expected:
     conditions: set[tuple[str, str]] | None = None
     kind: str | None = None
     error: str | None = None
+    line: int | None = None
 
 
 @dataclass
@@ -114,6 +116,8 @@ def _apply(case: Case, key: str, index: int, value: str, where: str) -> None:
         expected.targets = tuple(value.split())
     elif key == "kind":
         expected.kind = value
+    elif key == "line":
+        expected.line = int(value)
     elif key == "error":
         expected.error = value
     elif key == "edge":

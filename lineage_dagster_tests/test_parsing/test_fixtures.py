@@ -36,6 +36,8 @@ def test_fixture(case: Case) -> None:
         assert stmt.error is None, stmt.error
         if expected.kind is not None:
             assert stmt.kind == expected.kind
+        if expected.line is not None:
+            assert stmt.line == expected.line, f"line of statement {index}"
         if expected.sources is not None:
             assert tuple(sorted(stmt.sources)) == expected.sources, f"sources of {index}"
         if expected.targets is not None:
