@@ -8,7 +8,7 @@ import dagster as dg
 from lineage_dagster.defs.jobs import ingest_sql_job
 from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME, source_partitions_def
 from lineage_dagster.defs.resources import SqlSourceResource
-from lineage_dagster.defs.settings import SENSOR_INTERVAL_SECONDS
+from lineage_dagster.defs.settings import FLAG_WARNING, SENSOR_INTERVAL_SECONDS
 from lineage_dagster.parsing import SqlFileError
 from lineage_dagster.sources.files import (
     PARTITION_KEY_RULE,
@@ -66,6 +66,8 @@ def sql_folder_sensor(
     The cursor maps each partition to ``[stat digest, content digest]``: a quiet tick only stats
     files, and content is hashed only where sizes or mtimes moved.
     """
+    if FLAG_WARNING:
+        context.log.warning(FLAG_WARNING)
     root = sql_source.root_path
     if not root.is_dir():
         return dg.SkipReason(f"The SQL folder {root} does not exist")
