@@ -109,6 +109,9 @@ def deployment(tmp_path_factory, neo4j_env, neo4j_driver) -> Iterator[Deployment
     wipe_graph(neo4j_driver)  # files with errors left by other modules would make it exit 1
     base = tmp_path_factory.mktemp("status")
     home = prepare_dagster_home(base / "dagster_home")
+    # Create the SQLite storage before the daemon starts: two processes creating it at once
+    # both create its tables ("table runs already exists").
+    dg.DagsterInstance.from_config(str(home)).dispose()
     root = write_corpus(base / "sql", CORPUS)
     env = cli_env(
         neo4j_env,
