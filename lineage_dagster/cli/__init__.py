@@ -9,6 +9,7 @@ from lineage_dagster.cli.ingest import ingest_command
 from lineage_dagster.cli.lineage import lineage_command
 from lineage_dagster.cli.neo4j import neo4j_command
 from lineage_dagster.cli.parse import parse_command
+from lineage_dagster.cli.status import status_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,3 +24,4 @@ main.add_command(ingest_command)
 main.add_command(cache_command)
 main.add_command(lineage_command)
 main.add_command(parse_command)
+main.add_command(status_command)

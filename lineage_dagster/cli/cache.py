@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lineage_dagster.cli.output import UsageExit, format_option, format_table
+from lineage_dagster.cli.output import UsageExit, format_option, format_table, human_bytes
 from lineage_dagster.sources.parse_cache import CacheStats, ParseCache, default_cache_path
 
 _PATH_OPTION = click.option(
@@ -26,17 +26,6 @@ def resolve_cache_path(cache_path: Path | None) -> Path:
     if not home:
         raise UsageExit("DAGSTER_HOME is not set: export it or pass --path FILE")
     return default_cache_path(Path(home).expanduser().resolve())
-
-
-def _human_bytes(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    value, unit = size / 1024, "KiB"
-    for bigger in ("MiB", "GiB"):
-        if value < 1024:
-            break
-        value, unit = value / 1024, bigger
-    return f"{value:.1f} {unit}"
 
 
 @click.group("cache")
@@ -62,7 +51,7 @@ def stats_command(cache_path: Path | None, output_format: str) -> None:
         payload = {"path": stats.path, "exists": path.exists(), "entries": stats.entries}
         click.echo(json.dumps({**payload, "bytes": stats.bytes}, indent=2))
         return
-    size = f"{_human_bytes(stats.bytes)} ({stats.bytes:,} bytes)"
+    size = f"{human_bytes(stats.bytes)} ({stats.bytes:,} bytes)"
     rows = [["path", stats.path + ("" if path.exists() else " (does not exist yet)")]]
     rows += [["entries", f"{stats.entries:,}"], ["size on disk", size]]
     click.echo(format_table(["CACHE", ""], rows))

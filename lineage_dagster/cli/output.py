@@ -46,3 +46,19 @@ def format_option(*, default: str = "table", what: str = "Output") -> Callable[[
         show_default=True,
         help=f"{what} as an aligned table or as JSON.",
     )
+
+
+def human_bytes(size: int) -> str:
+    """A size in B, KiB, MiB or GiB.
+
+    >>> human_bytes(40960)
+    '40.0 KiB'
+    """
+    if size < 1024:
+        return f"{size} B"
+    value, unit = size / 1024, "KiB"
+    for bigger in ("MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f} {unit}"

@@ -10,7 +10,7 @@ from lineage_dagster.defs.ops.parse import parse_sql_batch
 from lineage_dagster.defs.ops.plan import plan_sql_files
 from lineage_dagster.defs.partitions import source_partitions_def
 from lineage_dagster.defs.resources import FEATURE_FLAGS_KEY, SQL_SOURCE_KEY
-from lineage_dagster.defs.settings import FLAG_DEFAULTS
+from lineage_dagster.defs.settings import FLAG_DEFAULTS, FLAG_WARNING, INVALID_FLAG_VARIABLES
 from lineage_dagster.settings.flags import EXECUTOR_FLAG, FLAG_ENV_VARS
 
 # Modules each forkserver child imports once, so a step process starts in ~0.2 s, not ~2 CPU-s:
@@ -65,6 +65,15 @@ def ingest_run_config(
     }
 
 
+INVALID_FLAGS_TAG = "lineage/invalid_flags"
+"""Run tag naming the FEATURE_* variables that hold an invalid value (set only when some do)."""
+
+_DESCRIPTION = (
+    "Parse the new, changed and deleted SQL files of one source folder and bring its lineage in "
+    "Neo4j up to date."
+)
+
+
 @dg.job(
     partitions_def=source_partitions_def,
     # The launchpad default: executor from the ``parallel`` flag (FEATURE_PARALLEL), and a
@@ -73,9 +82,12 @@ def ingest_run_config(
         "execution": execution_config(parallel=FLAG_DEFAULTS[EXECUTOR_FLAG]),
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
     },
-    tags={"lineage/kind": "ingest"},
-    description="Parse the new, changed and deleted SQL files of one source folder and bring "
-    "its lineage in Neo4j up to date.",
+    # A bad FEATURE_* value is shown where operators look: the job's page and every run.
+    tags={
+        "lineage/kind": "ingest",
+        **({INVALID_FLAGS_TAG: ",".join(INVALID_FLAG_VARIABLES)} if INVALID_FLAG_VARIABLES else {}),
+    },
+    description=f"WARNING: {FLAG_WARNING}.\n\n{_DESCRIPTION}" if FLAG_WARNING else _DESCRIPTION,
 )
 def ingest_sql_job() -> None:
     batches, deleted = plan_sql_files()

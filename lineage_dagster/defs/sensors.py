@@ -8,7 +8,7 @@ import dagster as dg
 from lineage_dagster.defs.jobs import ingest_sql_job
 from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME, source_partitions_def
 from lineage_dagster.defs.resources import SqlSourceResource
-from lineage_dagster.defs.settings import SENSOR_INTERVAL_SECONDS
+from lineage_dagster.defs.settings import FLAG_WARNING, SENSOR_INTERVAL_SECONDS
 from lineage_dagster.parsing import SqlFileError
 from lineage_dagster.parsing.version import EXTRACTOR_VERSION
 from lineage_dagster.sources.files import (
@@ -69,6 +69,8 @@ def sql_folder_sensor(
     extractor version, so a new extractor re-ingests every folder once (its lineage, and the
     graph's table keys, may differ for unchanged files).
     """
+    if FLAG_WARNING:
+        context.log.warning(FLAG_WARNING)
     root = sql_source.root_path
     if not root.is_dir():
         return dg.SkipReason(f"The SQL folder {root} does not exist")

@@ -5,17 +5,34 @@ config replaces the resource's whole config, so a rolled-back ``FEATURE_*`` valu
 schema default itself) and the sensor's minimum interval. This is the only Dagster module that
 reads the environment at import; connections (``NEO4J_*``, the SQL root) are read through
 ``dg.EnvVar`` when a run or tick starts.
+
+An invalid ``FEATURE_*`` value never stops the code location from loading: the flag falls back
+to its safe value (``settings.flags.FALLBACK_VALUES``) and ``FLAG_WARNING`` says so, in the load
+log, on the job's page, as a tag of every run and in each sensor tick's log.
 """
 
+import logging
 import os
 
 from lineage_dagster.settings.environment import sensor_interval_seconds
-from lineage_dagster.settings.flags import flag_defaults
+from lineage_dagster.settings.flags import invalid_flags_message, read_flags
 
-FLAG_DEFAULTS: dict[str, bool] = {
-    name: value for name, (value, _source) in flag_defaults(os.environ).items()
-}
+logger = logging.getLogger(__name__)
+
+_FLAGS = read_flags(os.environ)
+
+FLAG_DEFAULTS: dict[str, bool] = {name: setting.value for name, setting in _FLAGS.items()}
 """Each feature flag's default: its ``FEATURE_*`` variable when set, else on."""
+
+INVALID_FLAG_VARIABLES: tuple[str, ...] = tuple(
+    setting.source for setting in _FLAGS.values() if setting.invalid_value is not None
+)
+"""The ``FEATURE_*`` variables holding a value that is not on/off."""
+
+FLAG_WARNING: str | None = invalid_flags_message(_FLAGS)
+"""What is wrong with the ``FEATURE_*`` variables, or None when every value is valid."""
+if FLAG_WARNING:
+    logger.warning(FLAG_WARNING)
 
 SENSOR_INTERVAL_SECONDS: int = sensor_interval_seconds(os.environ)
 """``LINEAGE_SENSOR_INTERVAL_SECONDS``, default 30."""

@@ -324,3 +324,15 @@ MATCH (target:Column)-[d:DERIVES_FROM]->(source:Column)
 RETURN target.table AS table,
        collect([target.name, source.table, source.name, d.kind, d.file, d.statement_id]) AS edges
 """
+
+# Health: what `lineage-dagster status` reads.
+SCHEMA_CONSTRAINT_NAMES = "SHOW CONSTRAINTS YIELD name RETURN name"
+SCHEMA_ONLINE_INDEX_NAMES = "SHOW INDEXES YIELD name, state WHERE state = 'ONLINE' RETURN name"
+FILES_WITH_ERRORS = """
+MATCH (f:SqlFile) WHERE f.status <> 'ok'
+WITH f ORDER BY f.path
+WITH count(f) AS total, collect(f)[..$limit] AS shown
+RETURN total,
+       [f IN shown | {path: f.path, partition: f.partition, status: f.status,
+                      line: f.error_line, message: f.error_message}] AS files
+"""

@@ -19,6 +19,7 @@ import resource
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
@@ -115,6 +116,20 @@ LAST_SUCCESS = MetricSpec(
     "Unix time at which the partition's lineage was last loaded successfully.",
 )
 
+STEP_PROCESSES_BUSY = MetricSpec(
+    "lineage_step_processes_busy",
+    "gauge",
+    "1 while this step runs, 0 once it is done; summed per partition: the run's busy step "
+    "processes.",
+    ("executor",),
+)
+STEP_PROCESSES_MAX = MetricSpec(
+    "lineage_step_processes_max",
+    "gauge",
+    "Step processes the run may use at once (max_concurrent; 1 in process).",
+    ("executor",),
+)
+
 METRICS: tuple[MetricSpec, ...] = (
     FILES_PROCESSED,
     STATEMENTS,
@@ -127,6 +142,8 @@ METRICS: tuple[MetricSpec, ...] = (
     FILES_DELETED,
     LAST_RUN_FAILED_FILES,
     LAST_SUCCESS,
+    STEP_PROCESSES_BUSY,
+    STEP_PROCESSES_MAX,
 )
 _BY_SAMPLE = {name: spec for spec in METRICS for name in spec.sample_names}
 
@@ -169,13 +186,25 @@ class StepMetrics:
         return self.samples.get(_key(sample, labels), 0.0)
 
     def merged_with(self, previous: Mapping[SampleKey, float]) -> "StepMetrics":
-        """These samples on top of a group's previous ones: counters and histograms add up,
-        gauges keep the new value (or the previous one when this step did not set it)."""
-        merged = dict(previous)
+        """These samples on top of a group's previous ones: counters and histograms add up; a
+        gauge this step sets replaces every previous series of its family (so a series whose
+        labels changed, e.g. another executor, does not linger); gauges it does not set stay.
+
+        >>> old = step_busy_metrics(StepPool("multiprocess", 4), busy=False).samples
+        >>> new = step_busy_metrics(StepPool("in_process", 1), busy=True).merged_with(old)
+        >>> sorted(dict(labels)["executor"] for _name, labels in new.samples)
+        ['in_process', 'in_process']
+        """
+        replaced = {key[0] for key in self.samples if not _BY_SAMPLE[key[0]].cumulative}
+        merged = {key: value for key, value in previous.items() if key[0] not in replaced}
         for key, value in self.samples.items():
             spec = _BY_SAMPLE[key[0]]
             merged[key] = merged.get(key, 0.0) + value if spec.cumulative else value
         return StepMetrics(merged)
+
+    def include(self, other: "StepMetrics") -> None:
+        """Take over another measurement's samples (series this one does not hold)."""
+        self.samples.update(other.samples)
 
     def registry(self) -> CollectorRegistry:
         """A registry exposing these samples, e.g. to push."""
@@ -261,6 +290,46 @@ def load_metrics(
     step.inc(FILES_DELETED, files_deleted)
     step.set(LAST_RUN_FAILED_FILES, failed_files)
     step.set(LAST_SUCCESS, time.time() if finished_at is None else finished_at)
+    return step
+
+
+@dataclass(frozen=True)
+class StepPool:
+    """The executor of a run and how many step processes it may run at once."""
+
+    executor: str
+    """``multiprocess`` or ``in_process``."""
+    size: int
+
+
+def step_pool(run_config: Mapping[str, Any], cpu_count: int) -> StepPool:
+    """The executor a run's config selects for the default ``multi_or_in_process_executor``
+    (multiprocess unless ``in_process`` is chosen; ``max_concurrent`` defaults to the CPUs).
+
+    >>> step_pool({"execution": {"config": {"in_process": {}}}}, 8)
+    StepPool(executor='in_process', size=1)
+    >>> step_pool({"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}, 8)
+    StepPool(executor='multiprocess', size=2)
+    >>> step_pool({}, 8)
+    StepPool(executor='multiprocess', size=8)
+    """
+    chosen = (run_config.get("execution") or {}).get("config") or {}
+    if "in_process" in chosen:
+        return StepPool("in_process", 1)
+    multiprocess = chosen.get("multiprocess") or {}
+    return StepPool("multiprocess", int(multiprocess.get("max_concurrent") or cpu_count))
+
+
+def step_busy_metrics(pool: StepPool, *, busy: bool) -> StepMetrics:
+    """The worker-pool gauges a step pushes when it starts (``busy``) and when it ends.
+
+    >>> step = step_busy_metrics(StepPool("multiprocess", 4), busy=True)
+    >>> step.value("lineage_step_processes_busy", executor="multiprocess")
+    1.0
+    """
+    step = StepMetrics()
+    step.set(STEP_PROCESSES_BUSY, 1 if busy else 0, executor=pool.executor)
+    step.set(STEP_PROCESSES_MAX, pool.size, executor=pool.executor)
     return step
 
 

@@ -71,9 +71,31 @@ def test_the_dashboard_covers_the_seed_panels():
         "lineage_neo4j_write_duration_seconds",
         "lineage_last_run_failed_files",
         "lineage_last_success_timestamp_seconds",
+        "sum by (partition, executor) (lineage_step_processes_busy",
+        "lineage_step_processes_max",
     ):
         assert needed in queries
     assert any(panel["type"] == "heatmap" for panel in PANELS)
+
+
+def test_the_cache_hit_rate_is_a_gauge_red_below_the_20_percent_target():
+    (panel,) = [panel for panel in PANELS if "lineage_parse_cache_hits_total" in str(panel)]
+    assert panel["type"] == "gauge"
+    defaults = panel["fieldConfig"]["defaults"]
+    assert (defaults["unit"], defaults["min"], defaults["max"]) == ("percentunit", 0, 1)
+    assert defaults["thresholds"] == {
+        "mode": "absolute",
+        "steps": [{"color": "red", "value": None}, {"color": "green", "value": 0.2}],
+    }
+    assert panel["options"]["showThresholdMarkers"] is True
+
+
+def test_the_worker_pool_panel_shows_busy_step_processes_against_the_pool_size():
+    (panel,) = [panel for panel in PANELS if "lineage_step_processes_busy" in str(panel)]
+    exprs = [target["expr"] for target in panel["targets"]]
+    assert any(expr.startswith("sum by (partition, executor)") for expr in exprs)
+    assert any("lineage_step_processes_max" in expr for expr in exprs)
+    assert all('partition=~"$partition"' in expr for expr in exprs)
 
 
 @pytest.mark.parametrize("spec", METRICS, ids=lambda spec: spec.name)

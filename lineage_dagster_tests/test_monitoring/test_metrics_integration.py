@@ -210,6 +210,29 @@ def test_a_warm_run_adds_cache_hits_to_the_same_groups(metric_runs):
     )
 
 
+def pool_gauges(text: str, partition: str) -> dict[tuple[str, str, str], float]:
+    """(metric, step, executor) -> value of the worker-pool gauges of one partition's groups."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("lineage_step_processes_") and (
+                sample.labels.get("partition") == partition
+            ):
+                key = (sample.name, sample.labels["step"], sample.labels["executor"])
+                found[key] = max(found.get(key, 0.0), sample.value)
+    return found
+
+
+def test_steps_leave_the_worker_pool_idle_with_its_size(metric_runs):
+    # Multiprocess runs, max_concurrent 2: every group ends idle, with the pool size.
+    assert pool_gauges(metric_runs["after_cold"], "metrics_a") == {
+        ("lineage_step_processes_busy", "parse", "multiprocess"): 0.0,
+        ("lineage_step_processes_max", "parse", "multiprocess"): 2.0,
+        ("lineage_step_processes_busy", "load", "multiprocess"): 0.0,
+        ("lineage_step_processes_max", "load", "multiprocess"): 2.0,
+    }
+
+
 def test_partitions_keep_their_own_series(metric_runs):
     assert samples(metric_runs["after_warm"], partition="metrics_b") == {}
     other = samples(metric_runs["final"], partition="metrics_b")
@@ -283,3 +306,30 @@ def test_with_metrics_off_nothing_is_pushed_and_the_graph_is_the_same(
         snapshots[metrics] = graph_snapshot(neo4j_driver)
     assert snapshots[False] == snapshots[True]
     assert "metrics_a/ledger.sql" in json.dumps(snapshots[True], default=str)
+
+
+def test_each_step_pushes_busy_when_it_starts_and_idle_when_it_ends(
+    tmp_path, neo4j_env, neo4j_driver, pushgateway
+):
+    """One parse step and the load step, in process: four pushes, two per step."""
+    root = write_corpus(tmp_path / "sql")
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        before = push_requests(pushgateway)
+        run = ingest(
+            instance,
+            root,
+            "metrics_b",
+            flags={"metrics": True},
+            parallel=False,
+            full_refresh=True,
+            cache_path=tmp_path / "cache.sqlite",
+            metrics_gateway=pushgateway.url,
+        )
+    assert run.success
+    assert push_requests(pushgateway) - before == 4
+    assert pool_gauges(pushgateway.metrics_text(), "metrics_b") == {
+        ("lineage_step_processes_busy", "parse", "in_process"): 0.0,
+        ("lineage_step_processes_max", "parse", "in_process"): 1.0,
+        ("lineage_step_processes_busy", "load", "in_process"): 0.0,
+        ("lineage_step_processes_max", "load", "in_process"): 1.0,
+    }

@@ -24,6 +24,7 @@ RISK_0, RISK_1, RISK_LOAD = (
     group("risk", "parse", 1),
     group("risk", "load", 0),
 )
+FINANCE_0 = group("finance", "parse", 0)
 # One sample a minute for ten minutes; "a+bxN" grows by b a minute. promtool compares exactly, so
 # every rate is a power-of-two fraction (15 a minute is 0.25/s) and sums in any order are exact.
 SERIES = {
@@ -41,6 +42,16 @@ SERIES = {
     f"lineage_neo4j_write_duration_seconds_count{{{RISK_LOAD}}}": "0+30x10",
     f"lineage_last_run_failed_files{{{RISK_LOAD}}}": "3 3 3 3 3 3 3 3 3 3 2",
     f"lineage_last_success_timestamp_seconds{{{RISK_LOAD}}}": "1700000000x10",
+    # Worker pool: risk's run has both parse steps busy at 10 minutes (the second started at
+    # 9), its load step idle, pool size 2; finance runs in process, its one step busy.
+    f'lineage_step_processes_busy{{{RISK_0},executor="multiprocess"}}': "1x10",
+    f'lineage_step_processes_busy{{{RISK_1},executor="multiprocess"}}': "0 0 0 0 0 0 0 0 0 1 1",
+    f'lineage_step_processes_busy{{{RISK_LOAD},executor="multiprocess"}}': "0x10",
+    f'lineage_step_processes_max{{{RISK_0},executor="multiprocess"}}': "2x10",
+    f'lineage_step_processes_max{{{RISK_1},executor="multiprocess"}}': "2x10",
+    f'lineage_step_processes_max{{{RISK_LOAD},executor="multiprocess"}}': "2x10",
+    f'lineage_step_processes_busy{{{FINANCE_0},executor="in_process"}}': "1x10",
+    f'lineage_step_processes_max{{{FINANCE_0},executor="in_process"}}': "1x10",
 }
 # Panel title, refId -> expected samples at 10 minutes.
 EXPECTED = {
@@ -57,6 +68,14 @@ EXPECTED = {
     ("Neo4j write transaction time", "C"): [({}, 0.5)],
     ("Failed files in the last run", "A"): [({"partition": "risk"}, 2)],
     ("Last successful ingest per partition", "A"): [({"partition": "risk"}, 1.7e12)],
+    ("Worker pool: step processes busy", "A"): [
+        ({"partition": "risk", "executor": "multiprocess"}, 2),
+        ({"partition": "finance", "executor": "in_process"}, 1),
+    ],
+    ("Worker pool: step processes busy", "B"): [
+        ({"partition": "risk", "executor": "multiprocess"}, 2),
+        ({"partition": "finance", "executor": "in_process"}, 1),
+    ],
 }
 
 

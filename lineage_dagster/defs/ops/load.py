@@ -1,3 +1,4 @@
+from contextlib import nullcontext
 from typing import Any
 
 import dagster as dg
@@ -18,7 +19,7 @@ from lineage_dagster.graph.load import (
     DEFAULT_ROWS_PER_TRANSACTION,
     load_files,
 )
-from lineage_dagster.monitoring.run_metrics import load_metrics, peak_rss_mb
+from lineage_dagster.monitoring.run_metrics import StepMetrics, load_metrics, peak_rss_mb
 from lineage_dagster.parsing import EXTRACTOR_VERSION
 
 
@@ -58,48 +59,55 @@ def load_lineage(
     lineage = [item for batch in parsed for item in batch.lineage]
     # Off, the plain path: one file per transaction and one query per node or relationship.
     batched = feature_flags.neo4j_batch
-    with neo4j.get_session() as session:
-        report = load_files(
-            session,
-            lineage,
-            deleted,
-            extractor_version=EXTRACTOR_VERSION,
-            files_per_transaction=config.files_per_transaction if batched else 1,
-            rows_per_transaction=config.rows_per_transaction,
-            batch_size=config.batch_size,
-            rows_per_query=None if batched else 1,
-        )
-    totals = {
-        "files_loaded": report.files_loaded,
-        "files_deleted": report.files_deleted,
-        "statements": report.statements,
-        "relationships": report.relationships,
-        "transactions": report.transactions,
-    }
-    metadata: dict[str, Any] = {
-        **totals,
-        "files_failed": report.files_failed,
-        "neo4j_write_seconds": round(sum(report.write_seconds), 3),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "cache_hits": sum(batch.cache_hits for batch in parsed),
-        "cache_misses": sum(batch.cache_misses for batch in parsed),
-        "failed_files": dg.MetadataValue.json(list(report.failed_files)),
-    }
-    context.add_output_metadata(metadata)
-    # The catalog and the asset lineage view show each folder's load history.
-    context.log_event(
-        dg.AssetMaterialization(
-            asset_key=lineage_graph.key, partition=context.partition_key, metadata=metadata
-        )
+    tracking = (
+        prometheus.step_running(context, step="load")
+        if feature_flags.metrics
+        else nullcontext(StepMetrics())
     )
-    if feature_flags.metrics:
-        metrics = load_metrics(
-            write_seconds=report.write_seconds,
-            relationships=report.relationships,
-            files_deleted=report.files_deleted,
-            failed_files=report.files_failed,
+    with tracking as step_metrics:
+        with neo4j.get_session() as session:
+            report = load_files(
+                session,
+                lineage,
+                deleted,
+                extractor_version=EXTRACTOR_VERSION,
+                files_per_transaction=config.files_per_transaction if batched else 1,
+                rows_per_transaction=config.rows_per_transaction,
+                batch_size=config.batch_size,
+                rows_per_query=None if batched else 1,
+            )
+        totals = {
+            "files_loaded": report.files_loaded,
+            "files_deleted": report.files_deleted,
+            "statements": report.statements,
+            "relationships": report.relationships,
+            "transactions": report.transactions,
+        }
+        metadata: dict[str, Any] = {
+            **totals,
+            "files_failed": report.files_failed,
+            "neo4j_write_seconds": round(sum(report.write_seconds), 3),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "cache_hits": sum(batch.cache_hits for batch in parsed),
+            "cache_misses": sum(batch.cache_misses for batch in parsed),
+            "failed_files": dg.MetadataValue.json(list(report.failed_files)),
+        }
+        context.add_output_metadata(metadata)
+        # The catalog and the asset lineage view show each folder's load history.
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=lineage_graph.key, partition=context.partition_key, metadata=metadata
+            )
         )
-        prometheus.push(context, metrics, step="load")
+        if feature_flags.metrics:
+            step_metrics.include(
+                load_metrics(
+                    write_seconds=report.write_seconds,
+                    relationships=report.relationships,
+                    files_deleted=report.files_deleted,
+                    failed_files=report.files_failed,
+                )
+            )
     if report.files_loaded or report.files_deleted:
         webserver.reload_code_location(context)
     return totals

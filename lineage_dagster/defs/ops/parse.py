@@ -1,4 +1,5 @@
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import dagster as dg
@@ -9,7 +10,7 @@ from lineage_dagster.defs.resources import (
     SqlParserResource,
     SqlSourceResource,
 )
-from lineage_dagster.monitoring.run_metrics import parse_batch_metrics, peak_rss_mb
+from lineage_dagster.monitoring.run_metrics import StepMetrics, parse_batch_metrics, peak_rss_mb
 from lineage_dagster.parsing.models import FileLineage
 from lineage_dagster.sources.planning import ParseBatch
 
@@ -40,6 +41,33 @@ def parse_sql_batch(
     prometheus: PushgatewayResource,
 ) -> ParsedBatch:
     """Extract the lineage of a batch of files; a broken file fails alone, with its position."""
+    pushing = feature_flags.metrics
+    tracking = (
+        prometheus.step_running(context, step="parse", index=batch.index)
+        if pushing
+        else nullcontext(StepMetrics())
+    )
+    with tracking as step_metrics:
+        parsed = _parse_batch(context, batch, sql_source, sql_parser, feature_flags)
+        if pushing:
+            step_metrics.include(
+                parse_batch_metrics(
+                    parsed.lineage,
+                    cache_hits=parsed.cache_hits,
+                    cache_misses=parsed.cache_misses,
+                    seconds=parsed.parse_seconds,
+                )
+            )
+    return parsed
+
+
+def _parse_batch(
+    context: dg.OpExecutionContext,
+    batch: ParseBatch,
+    sql_source: SqlSourceResource,
+    sql_parser: SqlParserResource,
+    feature_flags: FeatureFlagsResource,
+) -> ParsedBatch:
     started = time.perf_counter()
     parser = sql_parser.source_parser(sql_source.root_path, max_bytes=sql_source.max_file_bytes)
     lineage: list[FileLineage] = []
@@ -68,12 +96,4 @@ def parse_sql_batch(
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }
     )
-    if feature_flags.metrics:
-        metrics = parse_batch_metrics(
-            lineage,
-            cache_hits=parsed.cache_hits,
-            cache_misses=parsed.cache_misses,
-            seconds=parsed.parse_seconds,
-        )
-        prometheus.push(context, metrics, step="parse", index=batch.index)
     return parsed

@@ -1,12 +1,20 @@
 import os
 import urllib.request
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 from dagster_prometheus import PrometheusResource
 from pydantic import Field, PrivateAttr
 
-from lineage_dagster.monitoring.run_metrics import StepMetrics, group_samples, grouping_key
+from lineage_dagster.monitoring.run_metrics import (
+    StepMetrics,
+    group_samples,
+    grouping_key,
+    step_busy_metrics,
+    step_pool,
+)
 from lineage_dagster.settings.environment import ENV_PUSHGATEWAY_URL
 
 
@@ -95,6 +103,24 @@ class PushgatewayResource(dg.ConfigurableResource):
             if collector is not None:
                 self._prometheus.registry.unregister(collector)
         return True
+
+    @contextmanager
+    def step_running(
+        self, context: dg.OpExecutionContext, *, step: str, index: int = 0
+    ) -> Iterator[StepMetrics]:
+        """Mark this step process busy in the worker-pool gauges while the block runs.
+
+        Pushes ``lineage_step_processes_busy`` 1 (and the run's pool size) on entry; on exit,
+        even after an error, pushes what the block added to the yielded metrics with busy 0.
+        """
+        pool = step_pool(context.run.run_config, os.cpu_count() or 1)
+        self.push(context, step_busy_metrics(pool, busy=True), step=step, index=index)
+        measured = StepMetrics()
+        try:
+            yield measured
+        finally:
+            measured.include(step_busy_metrics(pool, busy=False))
+            self.push(context, measured, step=step, index=index)
 
 
 def _read_metrics(gateway: str, timeout: float) -> str:
