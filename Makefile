@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the commands need, as "command:package" pairs.
 DEV_TOOLS := java:openjdk-17-jdk-headless mvn:maven prometheus:prometheus prometheus-pushgateway:prometheus-pushgateway
-TEST_TOOLS := $(DEV_TOOLS) chromium:chromium
+TEST_TOOLS := $(DEV_TOOLS) chromium:chromium redis-server:redis-server
 
 .PHONY: dev test benchmark install lint lock clean
 
