@@ -5,6 +5,8 @@ settings; and step outputs go to LINEAGE_STEP_STORAGE_DIR."""
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 
@@ -15,7 +17,7 @@ from dagster_celery.cli import get_validated_config
 
 from lineage_dagster.definitions import pipeline_definitions
 from lineage_dagster.defs.executors import CELERY_SETTINGS, celery_config, execution_config
-from lineage_dagster_tests.celery_helpers import WORKER_YAML
+from lineage_dagster_tests.celery_helpers import REPO_ROOT, WORKER_YAML, worker_arguments
 
 
 @pytest.fixture(autouse=True)
@@ -131,3 +133,15 @@ def test_step_outputs_go_to_the_step_storage_folder(tmp_path) -> None:
     loaded = _load_in_subprocess(env, "pipeline_definitions().resources['io_manager'].base_dir")
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout.splitlines()[-1]) == str(storage)
+
+
+def test_the_documented_worker_command_is_the_one_the_tests_run() -> None:
+    """docs/operations/SCALING.md starts workers as test_celery_integration.py does."""
+    doc = (REPO_ROOT / "docs" / "operations" / "SCALING.md").read_text()
+    block = re.search(r"^\s*(dagster-celery worker start .*?)\n\s*dagster-celery", doc, re.S | re.M)
+    assert block is not None
+    documented = shlex.split(block.group(1).replace("\\\n", " "))
+    assert documented[0] == "dagster-celery"
+    expected = worker_arguments("lineage-$(hostname)", "deploy/celery-worker.yaml", "$(nproc)")
+    assert documented[1:] == expected
+    assert (REPO_ROOT / "deploy" / "celery-worker.yaml").is_file()
