@@ -26,6 +26,7 @@ from lineage_dagster.defs.resources import (
     SqlSourceResource,
 )
 from lineage_dagster.defs.sensors import sql_folder_sensor
+from lineage_dagster.defs.settings import STEP_STORAGE_DIR
 from lineage_dagster.defs.warehouse import warehouse_definitions
 from lineage_dagster.settings.environment import (
     ENV_NEO4J_PASSWORD,
@@ -52,6 +53,10 @@ def pipeline_definitions() -> dg.Definitions:
             FEATURE_FLAGS_KEY: FeatureFlagsResource(),
             PROMETHEUS_KEY: PushgatewayResource(),
             WEBSERVER_KEY: DagsterWebserverResource(),
+            # Step outputs (parse batches, lineage) are pickled files, so a step on another
+            # process or machine reads its inputs: LINEAGE_STEP_STORAGE_DIR must be a folder
+            # every Celery worker reaches; unset, the instance's storage folder (one machine).
+            "io_manager": dg.FilesystemIOManager(base_dir=STEP_STORAGE_DIR),
         },
     )
 

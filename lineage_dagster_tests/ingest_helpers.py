@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 
 from lineage_dagster.definitions import resolved_ingest_job
-from lineage_dagster.defs.jobs import execution_config
+from lineage_dagster.defs.executors import execution_config
 from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME
 
 
@@ -30,6 +30,8 @@ def ingest(
     *,
     flags: dict[str, bool] | None = None,
     parallel: bool = True,
+    executor: str = "multiprocess",
+    step_storage_dir: Path | None = None,
     cache_path: Path | None = None,
     full_refresh: bool = False,
     raise_on_error: bool = True,
@@ -42,7 +44,9 @@ def ingest(
 
     ``metrics_gateway`` points the run's metrics at that Pushgateway (they are pushed only when
     the ``metrics`` flag is on); ``neo4j_config`` overrides Neo4jResource fields such as ``uri``;
-    ``plan`` adds to the plan step's config (e.g. ``min_batch_bytes``).
+    ``plan`` adds to the plan step's config (e.g. ``min_batch_bytes``); ``executor`` names the
+    parallel executor (``multiprocess`` or ``celery``) and ``step_storage_dir`` the IO manager's
+    folder, which Celery workers must reach.
     """
     if not instance.has_dynamic_partition(SOURCE_PARTITIONS_NAME, partition):
         instance.add_dynamic_partitions(SOURCE_PARTITIONS_NAME, [partition])
@@ -54,10 +58,12 @@ def ingest(
         resources["sql_parser"] = {"config": {"cache_path": str(cache_path)}}
     if metrics_gateway is not None:
         resources["prometheus"] = {"config": {"gateway": metrics_gateway}}
+    if step_storage_dir is not None:
+        resources["io_manager"] = {"config": {"base_dir": str(step_storage_dir)}}
     if neo4j_config is not None:
         resources["neo4j"] = {"config": neo4j_config}  # never credentials: those stay EnvVars
     run_config = {
-        "execution": execution_config(parallel=parallel, max_concurrent=2),
+        "execution": execution_config(parallel=parallel, kind=executor, max_concurrent=2),
         "resources": resources,
         "ops": {
             "plan_sql_files": {

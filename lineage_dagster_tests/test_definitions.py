@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from lineage_dagster.definitions import defs
-from lineage_dagster.defs.jobs import PRELOAD_MODULES, execution_config
+from lineage_dagster.defs.executors import PRELOAD_MODULES, execution_config
 
 
 @pytest.fixture(autouse=True)

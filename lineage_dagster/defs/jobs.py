@@ -1,10 +1,10 @@
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from lineage_dagster.defs.executors import execution_config, lineage_executor
 from lineage_dagster.defs.ops.load import load_lineage
 from lineage_dagster.defs.ops.parse import parse_sql_batch
 from lineage_dagster.defs.ops.plan import plan_sql_files
@@ -12,35 +12,6 @@ from lineage_dagster.defs.partitions import source_partitions_def
 from lineage_dagster.defs.resources import FEATURE_FLAGS_KEY, SQL_SOURCE_KEY
 from lineage_dagster.defs.settings import FLAG_DEFAULTS, FLAG_WARNING, INVALID_FLAG_VARIABLES
 from lineage_dagster.settings.flags import EXECUTOR_FLAG, FLAG_ENV_VARS
-
-# Modules each forkserver child imports once, so a step process starts in ~0.2 s, not ~2 CPU-s:
-# two thirds of a step's start is opening the instance's (SQLite) storage.
-PRELOAD_MODULES = [
-    "dagster",
-    "lineage_dagster.definitions",
-    "sqlalchemy",
-    "alembic",
-    "dagster._core.storage.runs.sqlite",
-    "dagster._core.storage.event_log.sqlite",
-    "dagster._core.storage.schedules.sqlite",
-    "dagster._core.storage.sqlite_storage",
-    "sqlglot",
-    "neo4j",
-]
-
-
-def execution_config(*, parallel: bool, max_concurrent: int | None = None) -> dict[str, Any]:
-    """Run config of the default executor: ``parallel`` picks multiprocess or in-process."""
-    if not parallel:
-        return {"config": {"in_process": {}}}
-    return {
-        "config": {
-            "multiprocess": {
-                "max_concurrent": max_concurrent or os.cpu_count() or 1,
-                "start_method": {"forkserver": {"preload_modules": PRELOAD_MODULES}},
-            }
-        }
-    }
 
 
 def ingest_run_config(
@@ -51,7 +22,8 @@ def ingest_run_config(
     max_concurrent: int | None = None,
     log_level: str = "WARNING",
 ) -> dict[str, Any]:
-    """Run config of one ingest run: SQL root, every flag, executor chosen by ``parallel``."""
+    """Run config of one ingest run: SQL root, every flag, executor chosen by ``parallel`` (and
+    ``LINEAGE_EXECUTOR`` for which parallel one)."""
     # A run's resource config replaces the resource's whole config: set every flag.
     resource_flags = [name for name in FLAG_ENV_VARS if name != EXECUTOR_FLAG]
     return {
@@ -76,7 +48,9 @@ _DESCRIPTION = (
 
 @dg.job(
     partitions_def=source_partitions_def,
-    # The launchpad default: executor from the ``parallel`` flag (FEATURE_PARALLEL), and a
+    executor_def=lineage_executor,
+    # The launchpad default: executor from the ``parallel`` flag (FEATURE_PARALLEL) and
+    # LINEAGE_EXECUTOR, and a
     # console that shows the ops' own messages, not every Dagster event (the UI has them all).
     config={
         "execution": execution_config(parallel=FLAG_DEFAULTS[EXECUTOR_FLAG]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 
 from sqlglot import tokens
 
@@ -11,6 +12,9 @@ logger = logging.getLogger(__name__)
 
 GC_THRESHOLD = (100_000, 50, 100)
 """Generation-0 threshold raised from 700: parse trees allocate many short-lived objects."""
+
+_frozen_in: int | None = None
+"""The process that froze its objects (forked children inherit the value, not the pid)."""
 
 
 def compiled_sqlglot() -> bool:
@@ -33,9 +37,11 @@ def tune_gc_for_parsing(threshold: tuple[int, int, int] = GC_THRESHOLD) -> None:
     """Freeze the objects allocated so far and raise the collector's thresholds.
 
     The garbage collector otherwise costs a quarter to a third of parse time, scanning the
-    imported modules and the short-lived nodes of each tree over and over. Call it once in a
-    worker process after its imports; it is never called on import. The collector stays on:
-    parse trees hold parent/child cycles that only it frees.
+    imported modules and the short-lived nodes of each tree over and over. Call it in a worker
+    process after its imports; it is never called on import. Objects are frozen once per
+    process: a long-lived worker (a Celery worker runs step after step) would otherwise freeze
+    each step's not yet collected parse trees for good. The collector stays on: parse trees
+    hold parent/child cycles that only it frees.
 
     >>> import gc
     >>> before = gc.get_threshold()
@@ -44,5 +50,8 @@ def tune_gc_for_parsing(threshold: tuple[int, int, int] = GC_THRESHOLD) -> None:
     (100000, 50, 100)
     >>> gc.unfreeze(); gc.set_threshold(*before)
     """
-    gc.freeze()
+    global _frozen_in
+    if _frozen_in != os.getpid():
+        gc.freeze()
+        _frozen_in = os.getpid()
     gc.set_threshold(*threshold)
