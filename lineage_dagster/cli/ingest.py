@@ -40,7 +40,7 @@ from lineage_dagster.settings.environment import (
     ENV_NEO4J_USER,
 )
 from lineage_dagster.settings.flags import EXECUTOR_FLAG, FLAG_ENV_VARS, parse_flag
-from lineage_dagster.sources.files import PARTITION_KEY_RULE, split_partitions
+from lineage_dagster.sources.files import partition_key_problem, split_partitions
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -355,7 +355,7 @@ def _parse_flag_option(
 def _select_partitions(root: Path, requested: Sequence[str]) -> list[str]:
     available, skipped = split_partitions(root)
     for key in skipped:
-        click.echo(f"Skipping folder {key!r}: {PARTITION_KEY_RULE}", err=True)
+        click.echo(f"Skipping folder {key!r}: {partition_key_problem(key)}", err=True)
     if not requested:
         if not available:
             raise click.UsageError(f"{root} has no folders or SQL files to ingest")
