@@ -117,8 +117,10 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 20.0) -> None
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether a live process (not a zombie waiting for a parent to reap it) is in group
+    ``pgid``."""
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                return True
+    return False
