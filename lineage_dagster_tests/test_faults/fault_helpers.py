@@ -80,10 +80,10 @@ def load_step_pids(home: Path, process: subprocess.Popen, runs: int = 1) -> list
             raise AssertionError(f"ingest exited early: {process.communicate()}")
         with open_instance(home) as instance:
             pids = [
-                entry.pid
+                entry.dagster_event.pid
                 for run in instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS))
                 for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
-                if entry.step_key == "load_lineage"
+                if entry.step_key == "load_lineage" and entry.dagster_event is not None
             ]
         return pids if len(pids) >= runs else []
 
