@@ -1,5 +1,6 @@
 """``lineage-dagster dev``: Neo4j, the Dagster UI and a first ingest of the sample corpus."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -7,8 +8,14 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import click
+import psutil
 
-from lineage_dagster.cli.processes import interrupt_on_sigterm, stop_process_group, wait_for_http
+from lineage_dagster.cli.instance import prepare_dagster_home
+from lineage_dagster.cli.processes import (
+    interrupt_on_sigterm,
+    stop_process_group,
+    wait_for_http,
+)
 from lineage_dagster.devstack.local_neo4j import (
     PASSWORD_FILE,
     LocalNeo4j,
@@ -30,31 +37,6 @@ from lineage_dagster.settings.environment import (
 SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "sample_corpus"
 # The project's workspace.yaml (the code location `dagster dev` loads), next to pyproject.toml.
 WORKSPACE_FILE = Path(__file__).resolve().parents[2] / "workspace.yaml"
-DAGSTER_YAML = """\
-# Written by `lineage-dagster dev`: a local instance on SQLite storage.
-telemetry:
-  enabled: false
-# No "Join the Dagster community" dialog over the first page.
-nux:
-  enabled: false
-run_queue:
-  max_concurrent_runs: 2
-  # One run per folder at a time: two runs replacing the same files could interleave.
-  tag_concurrency_limits:
-    - key: dagster/partition
-      value:
-        applyLimitPerUniqueValue: true
-      limit: 1
-"""
-
-
-def prepare_dagster_home(path: Path) -> Path:
-    """Create a project-local DAGSTER_HOME with its dagster.yaml, keeping an existing one."""
-    path.mkdir(parents=True, exist_ok=True)
-    config = path / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
-    return path
 
 
 @click.command("dev")
@@ -114,6 +96,7 @@ def dev_command(
     env[ENV_SQL_ROOT] = str(sql_root.resolve())
     env["DAGSTER_HOME"] = str(prepare_dagster_home(state_dir / "dagster_home"))
     interrupt_on_sigterm()
+    webserver: subprocess.Popen | None = None
     with ExitStack() as started:
         try:
             lines = [
@@ -123,6 +106,7 @@ def dev_command(
                 ),
             ]
             webserver, url = _start_dagster(started, env, port)
+            wait_for_http(f"{url}/server_info", webserver)
             click.echo(
                 f"\nDagster UI: {url}  (runs: {url}/runs)\n"
                 + "\n".join(lines)
@@ -133,6 +117,13 @@ def dev_command(
             webserver.wait()
         except KeyboardInterrupt:
             click.echo("\nStopping ...")
+            # Neo4j and the metrics services shut down while Dagster does (each takes seconds);
+            # Dagster gets its signal from stop_process_group, once (a second one would cut its
+            # own shutdown short).
+            for child in psutil.Process().children():
+                if webserver is None or child.pid != webserver.pid:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        child.terminate()
         except (Neo4jLauncherError, LocalServiceError, RuntimeError, TimeoutError) as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -208,5 +199,4 @@ def _start_dagster(
         start_new_session=True,
     )
     started.callback(stop_process_group, webserver)
-    wait_for_http(f"{url}/server_info", webserver)
     return webserver, url

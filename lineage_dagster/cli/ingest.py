@@ -6,12 +6,16 @@ job, executor and resources as runs launched by the sensor or the launchpad.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -22,14 +26,21 @@ import click
 
 from lineage_dagster.cli.connection import connect
 from lineage_dagster.cli.flags import effective_flags
+from lineage_dagster.cli.instance import prepare_dagster_home
 from lineage_dagster.cli.output import UsageExit, format_option, format_table, on_off
+from lineage_dagster.cli.processes import (
+    EXIT_INTERRUPTED,
+    die_with_parent,
+    interrupt_on_sigterm,
+    stop_descendants,
+)
 from lineage_dagster.settings.environment import (
     DEFAULT_NEO4J_USER,
     ENV_NEO4J_PASSWORD,
     ENV_NEO4J_USER,
 )
 from lineage_dagster.settings.flags import EXECUTOR_FLAG, FLAG_ENV_VARS, parse_flag
-from lineage_dagster.sources.files import PARTITION_KEY_RULE, split_partitions
+from lineage_dagster.sources.files import partition_key_problem, split_partitions
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -38,6 +49,10 @@ EXIT_OK = 0
 EXIT_FILES_FAILED = 1
 EXIT_RUN_FAILED = 3
 INSTANCE_LOCK_FILE = ".lineage-ingest.lock"
+# Tag of every run this command executes: the PID of the process executing it.
+CLI_PID_TAG = "lineage/cli_pid"
+# How long the partitions' processes get to stop their runs cleanly after a signal.
+STOP_TIMEOUT_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,8 @@ class PartitionRun:
     cache_misses: int | None = None
     failed_files: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    """Stopped by a signal to the command (the run is failed or canceled)."""
 
     @property
     def success(self) -> bool:
@@ -67,6 +84,7 @@ def run_partition(
 ) -> PartitionRun:
     """Run the ingest job for one partition on ``instance`` and summarise the run."""
     import dagster as dg
+    from dagster._core.events import RunFailureReason
 
     from lineage_dagster.definitions import resolved_ingest_job
     from lineage_dagster.defs.ops.load import load_lineage
@@ -77,11 +95,16 @@ def run_partition(
         dg.reconstructable(resolved_ingest_job),
         instance=instance,
         run_config=dict(run_config),
-        tags={"dagster/partition": partition, "lineage/launched_by": "cli"},
+        tags={
+            "dagster/partition": partition,
+            "lineage/launched_by": "cli",
+            CLI_PID_TAG: str(os.getpid()),
+        },
         raise_on_error=False,
     ) as result:
         metadata: dict[str, dict[str, Any]] = {}
         errors = []
+        interrupted = False
         for event in result.all_events:
             if event.event_type_value == "STEP_OUTPUT" and event.step_key in (load_step, plan_step):
                 output = event.step_output_data
@@ -90,16 +113,23 @@ def run_partition(
                 )
             elif event.event_type_value == "STEP_FAILURE":
                 errors.append(f"{event.step_key}: {_root_cause(event.step_failure_data.error)}")
-            elif event.event_type_value == "PIPELINE_FAILURE" and not errors:
-                errors.append(event.message or "run failed")
+            elif event.event_type_value == "PIPELINE_FAILURE":
+                reason = getattr(event.event_specific_data, "failure_reason", None)
+                interrupted |= reason == RunFailureReason.UNEXPECTED_TERMINATION
+                if not errors:
+                    errors.append(event.message or "run failed")
         run_id, success = result.run_id, result.success
+    run = instance.get_run_by_id(run_id)
+    status = "SUCCESS" if success else "FAILURE"
+    if run is not None and run.status == dg.DagsterRunStatus.CANCELED:
+        status, interrupted = "CANCELED", True
     stats = instance.get_run_stats(run_id)
     duration = stats.end_time - stats.start_time if stats.start_time and stats.end_time else None
     load, plan = metadata.get(load_step, {}), metadata.get(plan_step, {})
     return PartitionRun(
         partition=partition,
         run_id=run_id,
-        status="SUCCESS" if success else "FAILURE",
+        status=status,
         duration_seconds=round(duration, 2) if duration is not None else None,
         files_loaded=load.get("files_loaded"),
         files_deleted=load.get("files_deleted"),
@@ -109,6 +139,7 @@ def run_partition(
         cache_misses=load.get("cache_misses"),
         failed_files=list(load.get("failed_files") or []),
         errors=errors,
+        interrupted=interrupted,
     )
 
 
@@ -129,6 +160,7 @@ def open_instance(home: Path, partitions: Sequence[str]) -> Iterator[dg.DagsterI
     with open(home / INSTANCE_LOCK_FILE, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
+            prepare_dagster_home(home)
             instance = dg.DagsterInstance.get()
             known = set(instance.get_dynamic_partitions(SOURCE_PARTITIONS_NAME))
             new = [key for key in partitions if key not in known]
@@ -171,24 +203,124 @@ def _ingest_in_processes(
 
     Runs of different partitions touch different files, so they may overlap (while one waits
     on Neo4j, another parses), but not in one process: Dagster sets up logging for each run it
-    executes, which is not safe from two threads.
+    executes, which is not safe from two threads. Each child leads its own process group and
+    gets SIGTERM when this process ends, even by SIGKILL; on Ctrl-C, SIGTERM or SIGHUP this
+    process stops them (their runs end failed) and raises KeyboardInterrupt with the runs so
+    far in its ``runs`` attribute.
     """
+    children: dict[str, subprocess.Popen[str]] = {}
+    stopping = threading.Event()
+    lock = threading.Lock()
+    done: dict[str, PartitionRun] = {}
 
-    def run(partition: str) -> PartitionRun:
-        click.echo(f"  {partition} ...", err=True)
+    def run(partition: str) -> None:
         command = [sys.executable, "-m", "lineage_dagster.cli", "ingest", str(path)]
         command += ["--partition", partition, "--concurrent-runs", "1", "--format", "json"]
-        child = subprocess.run([*command, *options], stdout=subprocess.PIPE, text=True)
+        command += ["--child-of", str(os.getpid())]
+        with lock:
+            if stopping.is_set():
+                return
+            click.echo(f"  {partition} ...", err=True)
+            child = subprocess.Popen(
+                [*command, *options], stdout=subprocess.PIPE, text=True, start_new_session=True
+            )
+            children[partition] = child
+        stdout, _ = child.communicate()
+        # Whatever the child left behind (its step processes, when it was killed) goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
         try:
-            [result] = json.loads(child.stdout)["runs"]
+            [result] = json.loads(stdout)["runs"]
+            done[partition] = PartitionRun(**result)
         except (ValueError, KeyError, TypeError):
-            return PartitionRun(
+            done[partition] = PartitionRun(
                 partition, "", "FAILURE", None, errors=[f"ingest exited with {child.returncode}"]
             )
-        return PartitionRun(**result)
 
-    with ThreadPoolExecutor(max_workers=at_once) as pool:
-        return list(pool.map(run, partitions))
+    pool = ThreadPoolExecutor(max_workers=at_once)
+    futures = [pool.submit(run, partition) for partition in partitions]
+    try:
+        for future in futures:
+            future.result()
+    except KeyboardInterrupt as interrupt:
+        with _signals_ignored():
+            with lock:
+                stopping.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            for child in children.values():
+                with contextlib.suppress(ProcessLookupError):
+                    child.send_signal(signal.SIGTERM)
+            _wait_for_children(children.values(), STOP_TIMEOUT_SECONDS)
+            pool.shutdown(wait=True)
+        interrupt.runs = [done[p] for p in partitions if p in done]  # type: ignore[attr-defined]
+        raise
+    pool.shutdown(wait=True)
+    return [done[partition] for partition in partitions]
+
+
+def _wait_for_children(children: Iterable[subprocess.Popen[str]], timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for ``children`` to exit, then kill their groups."""
+    deadline = time.monotonic() + timeout
+    for child in list(children):
+        try:
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
+
+
+def _run_here(
+    instance: dg.DagsterInstance, partitions: Sequence[str], run_config: Mapping[str, Any]
+) -> list[PartitionRun]:
+    """Run the partitions one after the other in this process. On Ctrl-C, SIGTERM or SIGHUP,
+    Dagster stops the running run's steps and fails it; then every process this one started is
+    stopped, runs it left in progress are canceled, and KeyboardInterrupt is raised with the
+    runs so far in its ``runs`` attribute."""
+    import dagster as dg
+    from dagster import DagsterInvalidConfigError
+
+    runs: list[PartitionRun] = []
+    try:
+        for partition in partitions:
+            click.echo(f"  {partition} ...", err=True)
+            try:
+                runs.append(run_partition(instance, partition, run_config))
+            except DagsterInvalidConfigError as exc:
+                raise UsageExit(f"Invalid run config: {exc}") from None
+            if runs[-1].interrupted:
+                raise KeyboardInterrupt
+    except KeyboardInterrupt as interrupt:
+        # A signal outside the run's execution (while it starts or ends) reaches no step:
+        # stop what is left, and cancel what the run's own handling did not end.
+        with _signals_ignored():
+            stop_descendants()
+            left = instance.get_runs(
+                dg.RunsFilter(
+                    statuses=[
+                        dg.DagsterRunStatus.NOT_STARTED,
+                        dg.DagsterRunStatus.STARTING,
+                        dg.DagsterRunStatus.STARTED,
+                    ],
+                    tags={CLI_PID_TAG: str(os.getpid())},
+                )
+            )
+            for run in left:
+                instance.report_run_canceled(run, "lineage-dagster ingest was interrupted.")
+        interrupt.runs = runs  # type: ignore[attr-defined]
+        raise
+    return runs
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Let a second Ctrl-C or SIGTERM not interrupt the clean-up of the first."""
+    signums = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    saved = {signum: signal.signal(signum, signal.SIG_IGN) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
 
 def exit_code(runs: Sequence[PartitionRun]) -> int:
@@ -223,7 +355,7 @@ def _parse_flag_option(
 def _select_partitions(root: Path, requested: Sequence[str]) -> list[str]:
     available, skipped = split_partitions(root)
     for key in skipped:
-        click.echo(f"Skipping folder {key!r}: {PARTITION_KEY_RULE}", err=True)
+        click.echo(f"Skipping folder {key!r}: {partition_key_problem(key)}", err=True)
     if not requested:
         if not available:
             raise click.UsageError(f"{root} has no folders or SQL files to ingest")
@@ -235,6 +367,15 @@ def _select_partitions(root: Path, requested: Sequence[str]) -> list[str]:
             f"Unknown partition {', '.join(map(repr, unknown))} of {root}; valid: {valid}"
         )
     return list(dict.fromkeys(requested))
+
+
+def _fail_dead_runs(instance: dg.DagsterInstance, partitions: Sequence[str]) -> None:
+    """Mark failed the runs of ``partitions`` left in progress by a process that died (killed
+    with SIGKILL): without the daemon's run monitoring they would stay STARTED for ever."""
+    from lineage_dagster.defs.run_launcher import fail_dead_runs
+
+    for run_id in fail_dead_runs(instance, partitions):
+        click.echo(f"Marked run {run_id} failed: its process is gone.", err=True)
 
 
 def _check_neo4j() -> None:
@@ -334,6 +475,8 @@ def _print_table(runs: Sequence[PartitionRun]) -> None:
     show_default=True,
     help="Level of the run's log lines printed to stderr (the instance keeps them all).",
 )
+# Set by a parent ingest running partitions in child processes: this one ends with it.
+@click.option("--child-of", type=int, hidden=True)
 @format_option(what="Summary")
 def ingest_command(
     path: Path,
@@ -344,6 +487,7 @@ def ingest_command(
     concurrent_runs: int,
     dagster_home: Path | None,
     log_level: str,
+    child_of: int | None,
     output_format: str,
 ) -> None:
     """Ingest the SQL files of PATH into Neo4j: one run of the ingest job per partition.
@@ -360,44 +504,56 @@ def ingest_command(
          malformed NEO4J_URI)
       3  Neo4j cannot be reached or refuses the login (checked before any run starts), or a
          run failed; see its errors and the run in the UI
+    130  interrupted by Ctrl-C, SIGTERM or SIGHUP: the runs in progress were stopped, with
+         their step processes, and marked failed (the next run repairs the graph)
     """
+    if child_of is not None:
+        die_with_parent(child_of)
+    interrupt_on_sigterm()
     if dagster_home is None:
         raise UsageExit("DAGSTER_HOME is not set: export it or pass --dagster-home FOLDER")
-    selected = _select_partitions(path, partitions)
-    values = {name: value for name, (value, _source) in effective_flags().items()}
-    values.update(flags)
-    _check_neo4j()
-    from dagster import DagsterInvalidConfigError
+    try:
+        selected = _select_partitions(path, partitions)
+        values = {name: value for name, (value, _source) in effective_flags().items()}
+        values.update(flags)
+        _check_neo4j()
+        from lineage_dagster.defs.jobs import ingest_run_config
 
-    from lineage_dagster.defs.jobs import ingest_run_config
-
-    run_config = ingest_run_config(
-        path,
-        values,
-        full_refresh=full_refresh,
-        max_concurrent=max_concurrent,
-        log_level=log_level.upper(),
-    )
-
-    runs = []
-    # The plain path (parallel off) runs one partition after the other.
-    at_once = min(concurrent_runs, len(selected)) if values[EXECUTOR_FLAG] else 1
-    with open_instance(dagster_home, selected) as instance:
-        summary = ", ".join(f"{name}={on_off(value)}" for name, value in values.items())
-        click.echo(
-            f"Ingesting {len(selected)} partition(s) of {path}, {at_once} at a time ({summary})",
-            err=True,
+        run_config = ingest_run_config(
+            path,
+            values,
+            full_refresh=full_refresh,
+            max_concurrent=max_concurrent,
+            log_level=log_level.upper(),
         )
-        if at_once > 1:
-            options = _child_options(values, full_refresh, max_concurrent, dagster_home, log_level)
-            runs = _ingest_in_processes(path, selected, options, at_once)
-        for partition in selected if at_once == 1 else ():
-            click.echo(f"  {partition} ...", err=True)
+        # The plain path (parallel off) runs one partition after the other.
+        at_once = min(concurrent_runs, len(selected)) if values[EXECUTOR_FLAG] else 1
+        summary = ", ".join(f"{name}={on_off(value)}" for name, value in values.items())
+        with open_instance(dagster_home, selected) as instance:
+            _fail_dead_runs(instance, selected)
+            click.echo(
+                f"Ingesting {len(selected)} partition(s) of {path}, {at_once} at a time "
+                f"({summary})",
+                err=True,
+            )
             try:
-                runs.append(run_partition(instance, partition, run_config))
-            except DagsterInvalidConfigError as exc:
-                raise UsageExit(f"Invalid run config: {exc}") from None
-    code = exit_code(runs)
+                if at_once > 1:
+                    options = _child_options(
+                        values, full_refresh, max_concurrent, dagster_home, log_level
+                    )
+                    runs = _ingest_in_processes(path, selected, options, at_once)
+                else:
+                    runs = _run_here(instance, selected, run_config)
+                code = exit_code(runs)
+            except KeyboardInterrupt as interrupt:
+                runs, code = getattr(interrupt, "runs", []), EXIT_INTERRUPTED
+                with _signals_ignored():
+                    # Runs of children that died without ending them.
+                    _fail_dead_runs(instance, selected)
+                click.echo("Interrupted: the runs in progress were stopped and failed.", err=True)
+    except KeyboardInterrupt:
+        # Before any run started: nothing to stop.
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     if output_format == "json":
         payload = {"exit_code": code, "runs": [asdict(run) for run in runs]}
         click.echo(json.dumps(payload, indent=2))

@@ -7,6 +7,7 @@ import click
 
 from lineage_dagster.cli.processes import interrupt_on_sigterm
 from lineage_dagster.devstack.local_neo4j import (
+    PASSWORD_FILE,
     LocalNeo4j,
     Neo4jLauncherError,
     local_password,
@@ -33,18 +34,22 @@ def neo4j_command() -> None:
 def start_command(home: Path, port: int) -> None:
     """Run Neo4j in the foreground until Ctrl-C (password: NEO4J_PASSWORD or generated)."""
     user = os.environ.get("NEO4J_USER") or "neo4j"
-    password = os.environ.get("NEO4J_PASSWORD") or local_password(home)
+    password = os.environ.get("NEO4J_PASSWORD")
+    source = "NEO4J_PASSWORD"
+    if not password:
+        password = local_password(home)
+        source = f"the file {home.resolve() / PASSWORD_FILE}"
     server = LocalNeo4j(home, port=port, user=user, password=password)
-    try:
-        server.start()
-    except Neo4jLauncherError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"Neo4j ready on {server.uri} (user {user}); Ctrl-C stops it.")
-    click.echo(f"Password: NEO4J_PASSWORD, or the file {server.home / '.password'}")
+    # Before starting: a signal while Neo4j starts must stop it too (it runs in its own session).
     interrupt_on_sigterm()
     try:
+        server.start()
+        click.echo(f"Neo4j ready on {server.uri} (user {user}); Ctrl-C stops it.")
+        click.echo(f"Password: {source}")
         assert server.process is not None
         server.process.wait()
+    except Neo4jLauncherError as exc:
+        raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         pass
     finally:

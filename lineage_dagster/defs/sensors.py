@@ -12,7 +12,7 @@ from lineage_dagster.defs.settings import FLAG_WARNING, SENSOR_INTERVAL_SECONDS
 from lineage_dagster.parsing import SqlFileError
 from lineage_dagster.parsing.version import EXTRACTOR_VERSION
 from lineage_dagster.sources.files import (
-    PARTITION_KEY_RULE,
+    partition_key_problem,
     read_source,
     sha256_bytes,
     split_partitions,
@@ -78,7 +78,7 @@ def sql_folder_sensor(
     cursor: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
     partitions, invalid = split_partitions(root)
     for key in invalid:
-        context.log.warning(f"Folder {key!r} is skipped: {PARTITION_KEY_RULE}")
+        context.log.warning(f"Folder {key!r} is skipped: {partition_key_problem(key)}")
     # Folders that vanished keep their partition: one more run removes their lineage.
     candidates = sorted({*partitions, *cursor} - set(invalid))
     new_cursor = dict(cursor)

@@ -136,6 +136,9 @@ class LocalNeo4j:
             "NEO4J_PAGECACHE_MB": str(self.page_cache_mb),
             "NEO4J_TRANSACTION_MAX_MB": str(self.transaction_max_mb or ""),
         }
+        for own_file in (self.log_path, self.home / PID_FILE):
+            own_file.touch(mode=0o600)
+            own_file.chmod(0o600)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -156,6 +159,8 @@ class LocalNeo4j:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
+                # The store, logs and credential fingerprint it writes: the owner's alone.
+                umask=0o077,
             )
         (self.home / PID_FILE).write_text(str(self.process.pid))
         try:

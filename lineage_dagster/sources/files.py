@@ -18,7 +18,6 @@ from lineage_dagster.parsing import DEFAULT_MAX_BYTES, SqlFileError, SqlFileTooL
 ROOT_PARTITION = "_root"
 """The partition of the files directly in the watched root."""
 SQL_SUFFIX = ".sql"
-PARTITION_KEY_RULE = "partition keys cannot contain , | or ..."
 
 
 @dataclass(frozen=True)
@@ -41,9 +40,28 @@ def partition_of(relative_path: str) -> str:
     return parts[0] if len(parts) > 1 else ROOT_PARTITION
 
 
+def partition_key_problem(key: str) -> str | None:
+    r"""Why ``key`` cannot be a Dagster partition key, or ``None`` when it can (``,`` and ``|``
+    break the UI's partition selection; ``...`` and control characters are refused by Dagster).
+
+    >>> partition_key_problem("risk") is None
+    True
+    >>> partition_key_problem("q1\tq2")
+    'its name contains a tab, newline or other control character'
+    """
+    if not key:
+        return "its name is empty"
+    if not key.isprintable():
+        return "its name contains a tab, newline or other control character"
+    for part in (",", "|", "..."):
+        if part in key:
+            return f"partition keys cannot contain {part!r}"
+    return None
+
+
 def is_valid_partition_key(key: str) -> bool:
-    """Whether ``key`` is usable as a Dagster partition key (UI selection breaks on ``,``/``|``)."""
-    return bool(key) and "..." not in key and not any(c in key for c in ",|") and key.isprintable()
+    """Whether ``key`` is usable as a Dagster partition key."""
+    return partition_key_problem(key) is None
 
 
 def split_partitions(root: Path) -> tuple[list[str], list[str]]:

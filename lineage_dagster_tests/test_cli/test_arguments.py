@@ -96,6 +96,7 @@ def test_ingest_needs_neo4j_uri(corpus, env, home):
     assert list(home.iterdir()) == []
 
 
+@pytest.mark.faults
 def test_ingest_refuses_a_malformed_neo4j_uri_before_any_run(corpus, env, home):
     result = invoke(["ingest", str(corpus)], {**env, "NEO4J_URI": "neo4j//db:7687"})
     assert result.exit_code == 2
@@ -104,6 +105,7 @@ def test_ingest_refuses_a_malformed_neo4j_uri_before_any_run(corpus, env, home):
     assert list(home.iterdir()) == []
 
 
+@pytest.mark.faults
 def test_ingest_checks_neo4j_before_any_run(corpus, env, home):
     result = invoke(["ingest", str(corpus)], env)  # nothing listens on port 9
     assert result.exit_code == 3
@@ -195,12 +197,14 @@ def test_lineage_needs_neo4j_uri(env):
     assert "NEO4J_URI is not set" in result.output
 
 
+@pytest.mark.faults
 def test_lineage_rejects_a_uri_without_a_bolt_scheme(env):
     result = invoke(["lineage", "upstream", "risk.exposure"], {**env, "NEO4J_URI": "db:7687"})
     assert result.exit_code == 2
     assert "NEO4J_URI='db:7687' cannot be used: URI scheme 'db' is not supported" in result.output
 
 
+@pytest.mark.faults
 def test_lineage_reports_an_unreachable_neo4j_with_exit_3(env):
     result = invoke(["lineage", "downstream", "risk.exposure"], env)
     assert result.exit_code == 3
@@ -284,6 +288,7 @@ def test_the_summary_names_each_failed_run_with_its_failed_step(capsys):
     assert "load_lineage: Neo4j went away" in failed_runs
 
 
+@pytest.mark.faults
 def test_failed_files_are_counted_as_files_not_failures(capsys):
     failures = [{"path": "a.sql", "line": n, "message": "bad"} for n in (3, 9)]
     _print_table([PartitionRun("p", "id", "SUCCESS", 1.0, files_failed=1, failed_files=failures)])

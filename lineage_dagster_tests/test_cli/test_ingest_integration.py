@@ -247,14 +247,18 @@ def test_two_concurrent_ingests_of_different_partitions(sql_root, env, empty_gra
     }
 
 
-def test_a_refused_login_exits_3_before_any_run(sql_root, env, empty_graph, instance):
+@pytest.mark.faults
+@pytest.mark.parametrize("password", ["wrong", ""], ids=["wrong-password", "empty-password"])
+def test_a_refused_login_exits_3_before_any_run(sql_root, env, empty_graph, instance, password):
     corpus = write_corpus(sql_root, {"risk/exposure.sql": CORPUS["risk/exposure.sql"]})
     # A user the server does not know (not the real one, which repeated failures would lock).
-    bad = {**env, "NEO4J_USER": "nobody", "NEO4J_PASSWORD": "wrong"}
+    bad = {**env, "NEO4J_USER": "nobody", "NEO4J_PASSWORD": password}
     result = run_cli(["ingest", str(corpus), "--flag", "parallel=off"], bad, timeout=TIMEOUT)
     assert result.returncode == 3, result.stdout + result.stderr[-3000:]
     assert "refused the login of user 'nobody'" in result.stderr
     assert "check NEO4J_USER and NEO4J_PASSWORD" in result.stderr
+    assert "(an empty password means no login at all)" in result.stderr
+    assert "scheme" not in result.stderr  # the driver's own words for an empty password
     assert "Traceback" not in result.stderr
     assert instance.get_runs() == []  # checked before any run started
     assert table_names(empty_graph) == set()

@@ -17,7 +17,7 @@ from lineage_dagster.parsing import extract_file
 from lineage_dagster_tests.graph_helpers import count, graph_snapshot
 from lineage_dagster_tests.ingest_helpers import ingest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.faults]
 
 FILES = {
     f"risk/step_{n}.sql": f"INSERT INTO risk.t{n + 1} (k, v) SELECT k, v * 2 FROM risk.t{n};\n"

@@ -150,6 +150,7 @@ def test_files_still_being_written_wait_for_the_next_tick(instance, tree, monkey
     assert partitions(settled) == ["risk"]
 
 
+@pytest.mark.faults
 def test_invalid_folder_names_are_skipped(instance, tree):
     (tree / "a,b").mkdir()
     (tree / "a,b" / "x.sql").write_text("SELECT 1")
@@ -164,6 +165,7 @@ def test_missing_root_is_a_skip_with_the_path(instance, tmp_path):
     assert "nowhere" in result.skip_message
 
 
+@pytest.mark.faults
 def test_special_files_and_unlistable_folders_never_stop_a_tick(
     instance, tree, tmp_path, unlistable_private
 ):

@@ -18,6 +18,7 @@ from lineage_dagster.devstack.local_neo4j import (
 )
 
 
+@pytest.mark.faults
 @pytest.mark.integration
 @pytest.mark.slow
 def test_start_auth_restart_and_stop(tmp_path: Path):
@@ -95,6 +96,7 @@ def test_missing_maven_is_reported_when_a_build_is_needed(
         local_neo4j.build_launcher(launcher)
 
 
+@pytest.mark.faults
 def test_local_password_is_generated_once_and_private(tmp_path: Path):
     first = local_password(tmp_path / "home")
     assert len(first) >= 16

@@ -16,7 +16,7 @@ from lineage_dagster.graph.load import ensure_constraints, load_files
 from lineage_dagster.parsing import FileLineage, extract_lineage
 from lineage_dagster_tests.graph_helpers import feeds, sql_files
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.faults]
 
 DENSE = "\n".join(
     f"INSERT INTO mart.t{i % 40} (a, b, c) SELECT x.a{i}, y.b, SUM(x.c) FROM raw.x{i} x "

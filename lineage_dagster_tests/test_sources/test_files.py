@@ -9,6 +9,7 @@ from lineage_dagster.parsing import SqlFileError, SqlFileTooLargeError
 from lineage_dagster.sources.files import (
     is_valid_partition_key,
     list_partitions,
+    partition_key_problem,
     partition_of,
     read_source,
     scan_files,
@@ -45,6 +46,7 @@ def test_scan_lists_and_hashes_sql_files_of_one_partition(tree: Path):
     assert [path for path, _, _ in stat_listing(tree, "finance")] == ["finance/gl.SQL"]
 
 
+@pytest.mark.faults
 def test_links_leaving_the_root_are_refused(tree: Path, tmp_path: Path):
     outside = tmp_path / "secret.sql"
     outside.write_text("SELECT secret")
@@ -83,6 +85,24 @@ def test_partition_key_validity(key: str, valid: bool):
     assert is_valid_partition_key(key) is valid
 
 
+@pytest.mark.faults
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("q1\tq2", "its name contains a tab, newline or other control character"),
+        ("line\nbreak", "its name contains a tab, newline or other control character"),
+        ("a,b", "partition keys cannot contain ','"),
+        ("a|b", "partition keys cannot contain '|'"),
+        ("a...b", "partition keys cannot contain '...'"),
+        ("", "its name is empty"),
+        ("risk", None),
+    ],
+)
+def test_each_unusable_folder_name_gets_its_own_reason(key: str, reason: str | None):
+    assert partition_key_problem(key) == reason
+
+
+@pytest.mark.faults
 def test_only_regular_files_are_read(tree: Path):
     os.mkfifo(tree / "risk" / "fifo")  # reading a FIFO would block forever
     (tree / "risk" / "pipe.sql").symlink_to(tree / "risk" / "fifo")
@@ -96,6 +116,7 @@ def test_only_regular_files_are_read(tree: Path):
         read_source(tree, "risk/pipe.sql")
 
 
+@pytest.mark.faults
 def test_a_folder_that_cannot_be_listed_is_an_error_not_a_failure(tree, unlistable_private):
     (tree / "risk" / "private").mkdir()
     (tree / "risk" / "private" / "secret.sql").write_text("SELECT 1")
@@ -107,6 +128,7 @@ def test_a_folder_that_cannot_be_listed_is_an_error_not_a_failure(tree, unlistab
     assert [path for path, _, _ in stat_listing(tree, "risk")] == ["risk/var/daily.sql"]
 
 
+@pytest.mark.faults
 def test_a_top_level_link_to_a_folder_is_not_a_partition(tree: Path, tmp_path: Path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()

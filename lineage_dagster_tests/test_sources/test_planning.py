@@ -99,6 +99,7 @@ def test_copies_of_a_file_share_its_batch_after_it():
     assert batch.paths == ("r/0.sql", "x/copy0.sql", "y/copy0.sql")
 
 
+@pytest.mark.faults
 def test_files_under_a_folder_that_cannot_be_listed_are_kept():
     loaded = {
         "r/private/a.sql": LoadedFile("r/private/a.sql", "1", "v1"),

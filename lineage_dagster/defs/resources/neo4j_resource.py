@@ -1,8 +1,13 @@
+import multiprocessing
+import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
 import neo4j
+import psutil
 from pydantic import Field, PrivateAttr
 
 from lineage_dagster.graph.driver import (
@@ -47,6 +52,7 @@ class Neo4jResource(dg.ConfigurableResource):
     _driver: neo4j.Driver | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        _exit_with_run_process()
         # Creating a driver opens no connection: the first query does.
         self._driver = self._open_driver()
 
@@ -88,3 +94,26 @@ class Neo4jResource(dg.ConfigurableResource):
                 f"{exc.message}. Check NEO4J_USER and NEO4J_PASSWORD.",
                 allow_retries=False,
             ) from exc
+
+
+def _exit_with_run_process() -> None:
+    """In a step process of the multiprocess executor, end this process as soon as the run
+    process that started it is gone: a run process killed with SIGKILL cannot stop its steps,
+    and a step left behind would go on writing to Neo4j after its run was failed. (A killed
+    write transaction is rolled back by the server.)"""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None:
+        return  # the run process itself (in-process executor, or a run worker)
+    try:
+        run_process = psutil.Process(parent.pid)
+    except psutil.NoSuchProcess:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return
+    threading.Thread(
+        target=_kill_self_after, args=(run_process,), name="exit-with-run-process", daemon=True
+    ).start()
+
+
+def _kill_self_after(run_process: psutil.Process) -> None:
+    run_process.wait()
+    os.kill(os.getpid(), signal.SIGKILL)
