@@ -22,6 +22,7 @@ import click
 
 from lineage_dagster.cli.connection import connect
 from lineage_dagster.cli.flags import effective_flags
+from lineage_dagster.cli.instance import prepare_dagster_home, with_python_log_level
 from lineage_dagster.cli.output import UsageExit, format_option, format_table, on_off
 from lineage_dagster.settings.environment import (
     DEFAULT_NEO4J_USER,
@@ -113,8 +114,11 @@ def run_partition(
 
 
 @contextmanager
-def open_instance(home: Path, partitions: Sequence[str]) -> Iterator[dg.DagsterInstance]:
-    """The instance of ``home``, with ``partitions`` added to the dynamic partitions.
+def open_instance(
+    home: Path, partitions: Sequence[str], log_level: str = "WARNING"
+) -> Iterator[dg.DagsterInstance]:
+    """The instance of ``home``, with ``partitions`` added to the dynamic partitions, printing
+    Dagster's own messages at ``log_level``. A new (empty) ``home`` gets the instance config.
 
     Opening an instance for the first time creates its SQLite databases; two commands doing
     that at once both stamp the schema version and leave the instance unusable ("more than one
@@ -126,10 +130,15 @@ def open_instance(home: Path, partitions: Sequence[str]) -> Iterator[dg.DagsterI
 
     # Step processes find the instance (and the parse cache under it) through this variable.
     os.environ["DAGSTER_HOME"] = str(home)
+    new_home = not any(home.iterdir())
     with open(home / INSTANCE_LOCK_FILE, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            instance = dg.DagsterInstance.get()
+            if new_home:
+                prepare_dagster_home(home)
+            # The first opening creates the storage, under the lock.
+            with dg.DagsterInstance.get() as opened:
+                instance = with_python_log_level(opened, log_level)
             known = set(instance.get_dynamic_partitions(SOURCE_PARTITIONS_NAME))
             new = [key for key in partitions if key not in known]
             if new:
@@ -382,7 +391,7 @@ def ingest_command(
     runs = []
     # The plain path (parallel off) runs one partition after the other.
     at_once = min(concurrent_runs, len(selected)) if values[EXECUTOR_FLAG] else 1
-    with open_instance(dagster_home, selected) as instance:
+    with open_instance(dagster_home, selected, log_level.upper()) as instance:
         summary = ", ".join(f"{name}={on_off(value)}" for name, value in values.items())
         click.echo(
             f"Ingesting {len(selected)} partition(s) of {path}, {at_once} at a time ({summary})",
