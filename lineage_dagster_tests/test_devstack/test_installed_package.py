@@ -1,7 +1,7 @@
-"""The project installed as a package, not editable: a wheel built from the checkout holds the
-package and its sample corpus but not the Maven launcher of the local Neo4j, so
+"""The project installed two ways. As a package (not editable): a wheel built from the checkout
+holds the package and its sample corpus but not the Maven launcher of the local Neo4j, so
 `lineage-dagster neo4j start` from that install says in one sentence what to do instead of
-failing with a traceback."""
+failing with a traceback. Editable, as `make install` does: no build warning is printed."""
 
 import subprocess
 import sys
@@ -69,3 +69,20 @@ def test_neo4j_start_from_the_installed_package_says_what_to_do(installed, tmp_p
         check=True,
     )
     assert where.stdout.strip().startswith(str(target))
+
+
+def test_the_editable_install_of_make_install_prints_no_warning(tmp_path: Path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    # The test environment's pip (the one `make install` upgrades to) installs into the new venv.
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
+    result = subprocess.run(
+        [*pip, "install", "-q", "--no-deps", "-e", str(PROJECT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout + result.stderr == ""
+    [pth] = (venv / "lib").glob("python3*/site-packages/__editable__.lineage_dagster-*.pth")
+    assert pth.read_text().strip() == str(PROJECT)
