@@ -1,13 +1,18 @@
 """``lineage-dagster dev``: Neo4j, the Dagster UI and a first ingest of the sample corpus."""
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
+import threading
 from contextlib import ExitStack
 from pathlib import Path
+from typing import IO
 
 import click
 
+from lineage_dagster.cli.instance import prepare_dagster_home
 from lineage_dagster.cli.processes import interrupt_on_sigterm, stop_process_group, wait_for_http
 from lineage_dagster.devstack.local_neo4j import (
     PASSWORD_FILE,
@@ -27,34 +32,11 @@ from lineage_dagster.settings.environment import (
     ENV_WEBSERVER_URL,
 )
 
+ANSI_ESCAPE = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
+DAGSTER_DEV_SUPERSEDED = "Function `dev_command` is superseded"
 SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "sample_corpus"
 # The project's workspace.yaml (the code location `dagster dev` loads), next to pyproject.toml.
 WORKSPACE_FILE = Path(__file__).resolve().parents[2] / "workspace.yaml"
-DAGSTER_YAML = """\
-# Written by `lineage-dagster dev`: a local instance on SQLite storage.
-telemetry:
-  enabled: false
-# No "Join the Dagster community" dialog over the first page.
-nux:
-  enabled: false
-run_queue:
-  max_concurrent_runs: 2
-  # One run per folder at a time: two runs replacing the same files could interleave.
-  tag_concurrency_limits:
-    - key: dagster/partition
-      value:
-        applyLimitPerUniqueValue: true
-      limit: 1
-"""
-
-
-def prepare_dagster_home(path: Path) -> Path:
-    """Create a project-local DAGSTER_HOME with its dagster.yaml, keeping an existing one."""
-    path.mkdir(parents=True, exist_ok=True)
-    config = path / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
-    return path
 
 
 @click.command("dev")
@@ -185,19 +167,28 @@ def _start_metrics(
 def _start_dagster(
     started: ExitStack, env: dict[str, str], port: int
 ) -> tuple[subprocess.Popen, str]:
-    dagster = Path(sys.executable).with_name("dagster")
     url = f"http://127.0.0.1:{port}"
     # Runs that change the graph ask this webserver to reload the code location, so the table
     # assets follow ingestion without a restart.
     env[ENV_WEBSERVER_URL] = url
     webserver = subprocess.Popen(
         [
-            str(dagster),
+            sys.executable,
+            # `dg dev` (the separate dagster-dg-cli package) supersedes `dagster dev` for dg
+            # projects and runs this same command; this project is not a dg project.
+            "-W",
+            f"ignore:{DAGSTER_DEV_SUPERSEDED}",
+            "-m",
+            "dagster",
             "dev",
             "-h",
             "127.0.0.1",
             "-p",
             str(port),
+            # The webserver's and daemon's routine messages (a line per sensor tick) are in
+            # the UI; runs print their ops' messages whatever this level.
+            "--log-level",
+            "warning",
             *(
                 ["-w", str(WORKSPACE_FILE)]
                 if WORKSPACE_FILE.is_file()
@@ -205,8 +196,29 @@ def _start_dagster(
             ),
         ],
         env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    assert webserver.stdout is not None
+    forwarder = threading.Thread(
+        target=_forward_output,
+        args=(webserver.stdout, sys.stdout.buffer, not sys.stdout.isatty()),
+        daemon=True,
+    )
+    forwarder.start()
+    # Stopped first, then its last lines are printed (an ExitStack unwinds in reverse).
+    started.callback(forwarder.join, 5)
     started.callback(stop_process_group, webserver)
     wait_for_http(f"{url}/server_info", webserver)
     return webserver, url
+
+
+def _forward_output(source: IO[bytes], target: IO[bytes], strip_colors: bool) -> None:
+    """Copy ``source`` to ``target`` line by line, without colour codes when ``strip_colors``
+    (Dagster's daemon colours its lines even when they go to a file)."""
+    for line in iter(source.readline, b""):
+        # A closed terminal or reader must not stop the draining, or Dagster would block.
+        with contextlib.suppress(OSError):
+            target.write(ANSI_ESCAPE.sub(b"", line) if strip_colors else line)
+            target.flush()
