@@ -3,6 +3,7 @@
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -43,8 +44,8 @@ WORKSPACE_FILE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 @click.option(
     "--sql-root",
     type=click.Path(file_okay=False, path_type=Path),
-    default=SAMPLE_CORPUS,
-    show_default="the shipped sample corpus",
+    default=None,
+    show_default="a copy of the shipped sample corpus in STATE_DIR/sql",
     envvar=ENV_SQL_ROOT,
     help="Folder of SQL files to watch and ingest (LINEAGE_SQL_ROOT).",
 )
@@ -78,7 +79,7 @@ WORKSPACE_FILE = Path(__file__).resolve().parents[2] / "workspace.yaml"
     help="Port of the local Prometheus that scrapes the Pushgateway.",
 )
 def dev_command(
-    sql_root: Path,
+    sql_root: Path | None,
     state_dir: Path,
     port: int,
     neo4j_port: int,
@@ -88,12 +89,14 @@ def dev_command(
     """Start Neo4j, Prometheus and `dagster dev` on 127.0.0.1; Ctrl-C stops them all.
 
     The ingest sensor is on, so the SQL folder is ingested right away and again on every change.
-    An existing Neo4j (NEO4J_URI) or Pushgateway (LINEAGE_PUSHGATEWAY_URL) is used instead of a
-    local one when set; without the Prometheus binaries, runs go on without metrics.
+    Without --sql-root, it watches a copy of the sample corpus in STATE_DIR/sql, so files dropped
+    there stay out of the project's files. An existing Neo4j (NEO4J_URI) or Pushgateway
+    (LINEAGE_PUSHGATEWAY_URL) is used instead of a local one when set; without the Prometheus
+    binaries, runs go on without metrics.
     """
     state_dir = state_dir.resolve()
     env = dict(os.environ)
-    env[ENV_SQL_ROOT] = str(sql_root.resolve())
+    env[ENV_SQL_ROOT] = str((sql_root or sample_copy(state_dir / "sql")).resolve())
     env["DAGSTER_HOME"] = str(prepare_dagster_home(state_dir / "dagster_home"))
     interrupt_on_sigterm()
     with ExitStack() as started:
@@ -117,6 +120,13 @@ def dev_command(
             click.echo("\nStopping ...")
         except (Neo4jLauncherError, LocalServiceError, RuntimeError, TimeoutError) as exc:
             raise click.ClickException(str(exc)) from exc
+
+
+def sample_copy(folder: Path) -> Path:
+    """``folder``, a copy of the sample corpus made on first use and kept as the user left it."""
+    if not folder.exists():
+        shutil.copytree(SAMPLE_CORPUS, folder)
+    return folder
 
 
 def _start_neo4j(started: ExitStack, env: dict[str, str], home: Path, port: int) -> str:

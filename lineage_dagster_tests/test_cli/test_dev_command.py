@@ -1,7 +1,7 @@
 """The README's main command for real: `lineage-dagster dev` starts its own Neo4j and `dagster dev`
-on 127.0.0.1, the sensor ingests the sample corpus, the runs show in the Dagster UI (read by a
-headless Chromium) and the lineage in Neo4j; SIGTERM stops everything it started. Its redirected
-output is plain text without Dagster's DEBUG lines, warnings and notices."""
+on 127.0.0.1, the sensor ingests its copy of the sample corpus, the runs show in the Dagster UI
+(read by a headless Chromium) and the lineage in Neo4j; SIGTERM stops everything it started. Its
+redirected output is plain text without Dagster's DEBUG lines, warnings and notices."""
 
 import json
 import os
@@ -77,9 +77,9 @@ def test_dev_command_ingests_the_sample_and_stops_cleanly(tmp_path: Path):
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("NEO4J_", "LINEAGE_PUSHGATEWAY"))
+        if not key.startswith(("NEO4J_", "LINEAGE_PUSHGATEWAY", "LINEAGE_SQL_ROOT"))
     }
-    env.update(LINEAGE_SENSOR_INTERVAL_SECONDS="3", LINEAGE_SQL_ROOT=str(SAMPLE_CORPUS))
+    env.update(LINEAGE_SENSOR_INTERVAL_SECONDS="3")
     log = (tmp_path / "dev.log").open("w")
 
     def log_text() -> str:
@@ -129,6 +129,8 @@ def test_dev_command_ingests_the_sample_and_stops_cleanly(tmp_path: Path):
         # The banner's export line gives a second shell everything the CLI needs, but never
         # the password itself.
         full_log = (tmp_path / "dev.log").read_text(errors="replace")
+        # It watches a copy of the sample under the state folder, not the shipped files.
+        assert f"Watching:   {state / 'sql'}\n" in full_log
         exports = next(line for line in full_log.splitlines() if "export NEO4J_URI=" in line)
         assert f"DAGSTER_HOME={state / 'dagster_home'}" in exports
         assert f"LINEAGE_PUSHGATEWAY_URL=http://127.0.0.1:{gateway_port}" in exports
