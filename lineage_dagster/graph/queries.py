@@ -114,6 +114,14 @@ MATCH (f:SqlFile {partition: $partition})
 RETURN f.path AS path, f.sha256 AS sha256, f.extractor_version AS extractor_version
 """
 
+GET_FAILED_FILES = """
+MATCH (f:SqlFile)
+WHERE f.status <> 'ok'
+RETURN f.path AS path, f.partition AS partition, f.status AS status,
+       f.error_line AS line, f.error_message AS message
+ORDER BY f.path
+"""
+
 MERGE_TABLES = """
 UNWIND $rows AS row
 MERGE (:Table {name: row.name})

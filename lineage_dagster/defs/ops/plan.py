@@ -4,6 +4,7 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
+from lineage_dagster.defs.assets import sql_files
 from lineage_dagster.defs.resources import (
     FeatureFlagsResource,
     Neo4jResource,
@@ -111,6 +112,18 @@ def plan_sql_files(
             "batches": len(batches),
         },
         output_name="deleted",
+    )
+    # The folder as this run read it: the asset graph shows each ingested folder as filled.
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=sql_files.key,
+            partition=partition,
+            metadata={
+                "files": len(files),
+                "bytes": sum(f.size for f in files),
+                "files_unreadable": len(unreadable) - len(folders),
+            },
+        )
     )
     # Always emit one batch, so the load step runs (and deletions apply) when nothing parses.
     for batch in batches or [ParseBatch(0, (), 0)]:
