@@ -53,7 +53,9 @@ class PartitionRun:
     files_deleted: int | None = None
     files_unchanged: int | None = None
     files_failed: int | None = None
+    files_parsed: int | None = None
     cache_hits: int | None = None
+    """None when the parse_cache flag is off (the cache was not asked), as ``cache_misses``."""
     cache_misses: int | None = None
     failed_files: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -106,6 +108,7 @@ def run_partition(
         files_deleted=load.get("files_deleted"),
         files_unchanged=plan.get("files_unchanged"),
         files_failed=load.get("files_failed"),
+        files_parsed=load.get("files_parsed"),
         cache_hits=load.get("cache_hits"),
         cache_misses=load.get("cache_misses"),
         failed_files=list(load.get("failed_files") or []),

@@ -143,6 +143,50 @@ def test_a_broken_file_fails_alone_and_loads_once_fixed(ingest_instance, corpus,
     assert sql_files(empty_graph)["finance/broken.sql"]["status"] == "ok"
 
 
+def test_a_flag_alone_on_an_unchanged_folder_says_why_nothing_loads(
+    ingest_instance, corpus, empty_graph
+):
+    assert ingest(ingest_instance, corpus, "risk").success
+    before = graph_snapshot(empty_graph)
+    run = ingest(ingest_instance, corpus, "risk", flags={"parse_cache": False})
+    assert run.success
+    assert run.load_metadata["files_loaded"] == 0 and run.load_metadata["files_parsed"] == 0
+    assert "cache_misses" not in run.load_metadata and "cache_hits" not in run.load_metadata
+    messages = [entry.user_message for entry in ingest_instance.all_logs(run.run_id)]
+    assert any("nothing to load, its 2 files are unchanged" in m for m in messages)
+    assert any("full_refresh (or the lineage/full_refresh tag) re-parses" in m for m in messages)
+    assert graph_snapshot(empty_graph) == before
+
+
+def test_a_run_with_the_partition_default_config_carries_every_flag(
+    ingest_instance, corpus, empty_graph
+):
+    """What a sensor or a UI backfill launches: the partition's default run config only."""
+    from lineage_dagster.definitions import resolved_ingest_job
+
+    ingest_instance.add_dynamic_partitions("sql_sources", ["finance"])
+    job = resolved_ingest_job()
+    config = job.partitioned_config.get_run_config_for_partition_key("finance")
+    # The folder, which a deployment sets with LINEAGE_SQL_ROOT.
+    sql_source = {"sql_source": {"config": {"root": str(corpus)}}}
+    with dg.execute_job(
+        dg.reconstructable(resolved_ingest_job),
+        instance=ingest_instance,
+        run_config={**config, "resources": {**config["resources"], **sql_source}},
+        tags={"dagster/partition": "finance"},
+    ) as result:
+        assert result.success
+        run_config = ingest_instance.get_run_by_id(result.run_id).run_config
+    assert set(run_config["resources"]["feature_flags"]["config"]) == {
+        "parse_cache",
+        "batching",
+        "neo4j_batch",
+        "metrics",
+    }
+    assert list(run_config["execution"]["config"]) == ["multiprocess"]
+    assert feeds(empty_graph) == {("finance.journal", "finance.gl")}
+
+
 def _latest_check(instance: dg.DagsterInstance) -> tuple[str, dict]:
     [record] = instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(lineage_graph.key, EVERY_FILE_PARSED), limit=1

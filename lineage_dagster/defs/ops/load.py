@@ -4,7 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from lineage_dagster.defs.assets import EVERY_FILE_PARSED, every_file_parsed_outcome, lineage_graph
-from lineage_dagster.defs.ops.parse import ParsedBatch
+from lineage_dagster.defs.ops.parse import ParsedBatch, cache_metadata
 from lineage_dagster.defs.resources import (
     DagsterWebserverResource,
     FeatureFlagsResource,
@@ -86,8 +86,11 @@ def load_lineage(
         "files_failed": report.files_failed,
         "neo4j_write_seconds": round(sum(report.write_seconds), 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
-        "cache_hits": sum(batch.cache_hits for batch in parsed),
-        "cache_misses": sum(batch.cache_misses for batch in parsed),
+        **cache_metadata(
+            sum(batch.cache_hits for batch in parsed),
+            sum(batch.cache_misses for batch in parsed),
+            feature_flags.parse_cache,
+        ),
         "failed_files": dg.MetadataValue.json(list(report.failed_files)),
     }
     context.add_output_metadata(metadata)

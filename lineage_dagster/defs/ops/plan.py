@@ -96,6 +96,12 @@ def plan_sql_files(
         )
     else:
         batches = [ParseBatch(i, (file,), file.size) for i, file in enumerate(work)]
+    if not work and not changes.deleted and changes.unchanged:
+        context.log.info(
+            f"Partition {partition}: nothing to load, its {changes.unchanged} files are unchanged "
+            "since their last load. Feature flags change how files are parsed and loaded, not "
+            "which: full_refresh (or the lineage/full_refresh tag) re-parses and re-loads them."
+        )
     context.log.info(
         f"Partition {partition}: {len(changes.to_load)} to load ({len(cached)} cached), "
         f"{len(changes.deleted)} deleted, {changes.unchanged} unchanged, {len(unreadable)} "
