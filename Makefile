@@ -10,9 +10,9 @@ TEST_TOOLS := $(DEV_TOOLS) chromium:chromium '/usr/lib/postgresql/*/bin/initdb:p
 
 .PHONY: dev test benchmark install lint lock clean
 
-dev: install  ## Start Neo4j and the Dagster UI on 127.0.0.1 and ingest the sample corpus.
+dev: install  ## Start Neo4j and the Dagster UI on 127.0.0.1 and ingest SQL_ROOT (default: a copy of the sample corpus).
 	@./.ci/system-packages $(DEV_TOOLS)
-	$(BIN)/lineage-dagster dev
+	$(BIN)/lineage-dagster dev $(if $(SQL_ROOT),--sql-root '$(SQL_ROOT)')
 
 test: install lint  ## Lint and type-check, then run unit and integration tests against real services.
 	@./.ci/system-packages $(TEST_TOOLS)

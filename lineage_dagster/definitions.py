@@ -9,7 +9,7 @@ The pipeline itself (assets, job, sensor, resources) never depends on Neo4j bein
 
 import dagster as dg
 
-from lineage_dagster.defs.assets import lineage_graph, sql_files
+from lineage_dagster.defs.assets import every_file_parsed, lineage_graph, sql_files
 from lineage_dagster.defs.jobs import ingest_sql_job
 from lineage_dagster.defs.resources import (
     FEATURE_FLAGS_KEY,
@@ -40,6 +40,7 @@ def pipeline_definitions() -> dg.Definitions:
     """The ingest pipeline alone: its assets, job, sensor and resources (no Neo4j at load)."""
     return dg.Definitions(
         assets=[sql_files, lineage_graph],
+        asset_checks=[every_file_parsed],
         jobs=[ingest_sql_job],
         sensors=[sql_folder_sensor],
         resources={

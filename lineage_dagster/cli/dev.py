@@ -2,20 +2,20 @@
 
 import contextlib
 import os
+import re
+import shutil
 import subprocess
 import sys
+import threading
 from contextlib import ExitStack
 from pathlib import Path
+from typing import IO
 
 import click
 import psutil
 
 from lineage_dagster.cli.instance import prepare_dagster_home
-from lineage_dagster.cli.processes import (
-    interrupt_on_sigterm,
-    stop_process_group,
-    wait_for_http,
-)
+from lineage_dagster.cli.processes import interrupt_on_sigterm, stop_process_group, wait_for_http
 from lineage_dagster.devstack.local_neo4j import (
     PASSWORD_FILE,
     LocalNeo4j,
@@ -34,6 +34,8 @@ from lineage_dagster.settings.environment import (
     ENV_WEBSERVER_URL,
 )
 
+ANSI_ESCAPE = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
+DAGSTER_DEV_SUPERSEDED = "Function `dev_command` is superseded"
 SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "sample_corpus"
 # The project's workspace.yaml (the code location `dagster dev` loads), next to pyproject.toml.
 WORKSPACE_FILE = Path(__file__).resolve().parents[2] / "workspace.yaml"
@@ -43,8 +45,8 @@ WORKSPACE_FILE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 @click.option(
     "--sql-root",
     type=click.Path(file_okay=False, path_type=Path),
-    default=SAMPLE_CORPUS,
-    show_default="the shipped sample corpus",
+    default=None,
+    show_default="a copy of the shipped sample corpus in STATE_DIR/sql",
     envvar=ENV_SQL_ROOT,
     help="Folder of SQL files to watch and ingest (LINEAGE_SQL_ROOT).",
 )
@@ -78,7 +80,7 @@ WORKSPACE_FILE = Path(__file__).resolve().parents[2] / "workspace.yaml"
     help="Port of the local Prometheus that scrapes the Pushgateway.",
 )
 def dev_command(
-    sql_root: Path,
+    sql_root: Path | None,
     state_dir: Path,
     port: int,
     neo4j_port: int,
@@ -88,12 +90,14 @@ def dev_command(
     """Start Neo4j, Prometheus and `dagster dev` on 127.0.0.1; Ctrl-C stops them all.
 
     The ingest sensor is on, so the SQL folder is ingested right away and again on every change.
-    An existing Neo4j (NEO4J_URI) or Pushgateway (LINEAGE_PUSHGATEWAY_URL) is used instead of a
-    local one when set; without the Prometheus binaries, runs go on without metrics.
+    Without --sql-root, it watches a copy of the sample corpus in STATE_DIR/sql, so files dropped
+    there stay out of the project's files. An existing Neo4j (NEO4J_URI) or Pushgateway
+    (LINEAGE_PUSHGATEWAY_URL) is used instead of a local one when set; without the Prometheus
+    binaries, runs go on without metrics.
     """
     state_dir = state_dir.resolve()
     env = dict(os.environ)
-    env[ENV_SQL_ROOT] = str(sql_root.resolve())
+    env[ENV_SQL_ROOT] = str((sql_root or sample_copy(state_dir / "sql")).resolve())
     env["DAGSTER_HOME"] = str(prepare_dagster_home(state_dir / "dagster_home"))
     interrupt_on_sigterm()
     webserver: subprocess.Popen | None = None
@@ -126,6 +130,13 @@ def dev_command(
                         child.terminate()
         except (Neo4jLauncherError, LocalServiceError, RuntimeError, TimeoutError) as exc:
             raise click.ClickException(str(exc)) from exc
+
+
+def sample_copy(folder: Path) -> Path:
+    """``folder``, a copy of the sample corpus made on first use and kept as the user left it."""
+    if not folder.exists():
+        shutil.copytree(SAMPLE_CORPUS, folder)
+    return folder
 
 
 def _start_neo4j(started: ExitStack, env: dict[str, str], home: Path, port: int) -> str:
@@ -176,19 +187,28 @@ def _start_metrics(
 def _start_dagster(
     started: ExitStack, env: dict[str, str], port: int
 ) -> tuple[subprocess.Popen, str]:
-    dagster = Path(sys.executable).with_name("dagster")
     url = f"http://127.0.0.1:{port}"
     # Runs that change the graph ask this webserver to reload the code location, so the table
     # assets follow ingestion without a restart.
     env[ENV_WEBSERVER_URL] = url
     webserver = subprocess.Popen(
         [
-            str(dagster),
+            sys.executable,
+            # `dg dev` (the separate dagster-dg-cli package) supersedes `dagster dev` for dg
+            # projects and runs this same command; this project is not a dg project.
+            "-W",
+            f"ignore:{DAGSTER_DEV_SUPERSEDED}",
+            "-m",
+            "dagster",
             "dev",
             "-h",
             "127.0.0.1",
             "-p",
             str(port),
+            # The webserver's and daemon's routine messages (a line per sensor tick) are in
+            # the UI; runs print their ops' messages whatever this level.
+            "--log-level",
+            "warning",
             *(
                 ["-w", str(WORKSPACE_FILE)]
                 if WORKSPACE_FILE.is_file()
@@ -196,7 +216,28 @@ def _start_dagster(
             ),
         ],
         env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    assert webserver.stdout is not None
+    forwarder = threading.Thread(
+        target=_forward_output,
+        args=(webserver.stdout, sys.stdout.buffer, not sys.stdout.isatty()),
+        daemon=True,
+    )
+    forwarder.start()
+    # Stopped first, then its last lines are printed (an ExitStack unwinds in reverse).
+    started.callback(forwarder.join, 5)
     started.callback(stop_process_group, webserver)
     return webserver, url
+
+
+def _forward_output(source: IO[bytes], target: IO[bytes], strip_colors: bool) -> None:
+    """Copy ``source`` to ``target`` line by line, without colour codes when ``strip_colors``
+    (Dagster's daemon colours its lines even when they go to a file)."""
+    for line in iter(source.readline, b""):
+        # A closed terminal or reader must not stop the draining, or Dagster would block.
+        with contextlib.suppress(OSError):
+            target.write(ANSI_ESCAPE.sub(b"", line) if strip_colors else line)
+            target.flush()

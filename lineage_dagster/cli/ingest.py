@@ -26,7 +26,7 @@ import click
 
 from lineage_dagster.cli.connection import connect
 from lineage_dagster.cli.flags import effective_flags
-from lineage_dagster.cli.instance import prepare_dagster_home
+from lineage_dagster.cli.instance import prepare_dagster_home, with_python_log_level
 from lineage_dagster.cli.output import UsageExit, format_option, format_table, on_off
 from lineage_dagster.cli.processes import (
     EXIT_INTERRUPTED,
@@ -67,7 +67,9 @@ class PartitionRun:
     files_deleted: int | None = None
     files_unchanged: int | None = None
     files_failed: int | None = None
+    files_parsed: int | None = None
     cache_hits: int | None = None
+    """None when the parse_cache flag is off (the cache was not asked), as ``cache_misses``."""
     cache_misses: int | None = None
     failed_files: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -135,6 +137,7 @@ def run_partition(
         files_deleted=load.get("files_deleted"),
         files_unchanged=plan.get("files_unchanged"),
         files_failed=load.get("files_failed"),
+        files_parsed=load.get("files_parsed"),
         cache_hits=load.get("cache_hits"),
         cache_misses=load.get("cache_misses"),
         failed_files=list(load.get("failed_files") or []),
@@ -144,8 +147,11 @@ def run_partition(
 
 
 @contextmanager
-def open_instance(home: Path, partitions: Sequence[str]) -> Iterator[dg.DagsterInstance]:
-    """The instance of ``home``, with ``partitions`` added to the dynamic partitions.
+def open_instance(
+    home: Path, partitions: Sequence[str], log_level: str = "WARNING"
+) -> Iterator[dg.DagsterInstance]:
+    """The instance of ``home``, with ``partitions`` added to the dynamic partitions, printing
+    Dagster's own messages at ``log_level``. A new (empty) ``home`` gets the instance config.
 
     Opening an instance for the first time creates its SQLite databases; two commands doing
     that at once both stamp the schema version and leave the instance unusable ("more than one
@@ -161,7 +167,9 @@ def open_instance(home: Path, partitions: Sequence[str]) -> Iterator[dg.DagsterI
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             prepare_dagster_home(home)
-            instance = dg.DagsterInstance.get()
+            # The first opening creates the storage, under the lock.
+            with dg.DagsterInstance.get() as opened:
+                instance = with_python_log_level(opened, log_level)
             known = set(instance.get_dynamic_partitions(SOURCE_PARTITIONS_NAME))
             new = [key for key in partitions if key not in known]
             if new:
@@ -529,7 +537,7 @@ def ingest_command(
         # The plain path (parallel off) runs one partition after the other.
         at_once = min(concurrent_runs, len(selected)) if values[EXECUTOR_FLAG] else 1
         summary = ", ".join(f"{name}={on_off(value)}" for name, value in values.items())
-        with open_instance(dagster_home, selected) as instance:
+        with open_instance(dagster_home, selected, log_level.upper()) as instance:
             _fail_dead_runs(instance, selected)
             click.echo(
                 f"Ingesting {len(selected)} partition(s) of {path}, {at_once} at a time "

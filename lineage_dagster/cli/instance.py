@@ -1,6 +1,13 @@
-"""The ``dagster.yaml`` of the instances the commands create (``dev``'s and ``ingest``'s)."""
+"""The Dagster instance of the CLI commands (``dev``'s and ``ingest``'s): its dagster.yaml, and a
+console that keeps quiet."""
+
+from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 CONFIG_HEADER = "# Written by lineage-dagster"
 DAGSTER_YAML = f"""\
@@ -11,6 +18,10 @@ telemetry:
 # No "Join the Dagster community" dialog over the first page.
 nux:
   enabled: false
+# Dagster's own messages outside a run's loggers (each step process announcing itself) print at
+# this level; the UI keeps every event whatever it is.
+python_logs:
+  python_log_level: INFO
 run_queue:
   max_concurrent_runs: 2
   # One run per folder at a time: two runs replacing the same files could interleave.
@@ -35,7 +46,11 @@ _OUR_HEADERS = (CONFIG_HEADER, "# Written by `lineage-dagster dev`")
 
 def prepare_dagster_home(path: Path) -> Path:
     """Create a DAGSTER_HOME with the project's dagster.yaml; an existing file is kept, unless
-    one of ours from an earlier version (which is brought up to date)."""
+    one of ours from an earlier version (which is brought up to date).
+
+    Without a dagster.yaml, every command on a new DAGSTER_HOME prints Dagster's telemetry
+    notice and "No dagster instance configuration file".
+    """
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
     if not config.exists() or (
@@ -43,3 +58,20 @@ def prepare_dagster_home(path: Path) -> Path:
     ):
         config.write_text(DAGSTER_YAML)
     return path
+
+
+def with_python_log_level(instance: dg.DagsterInstance, level: str) -> dg.DagsterInstance:
+    """``instance`` with its python log level set to ``level``, for this process and every step
+    process it starts (they open the instance from its reference, settings included).
+
+    The multiprocess executor announces each step process at DEBUG through a logger that
+    follows this setting and not the run's console logger config.
+    """
+    import dagster as dg
+
+    ref = instance.get_ref()
+    python_logs = dict(ref.settings.get("python_logs") or {})  # type: ignore[call-overload]
+    python_logs["python_log_level"] = level
+    return dg.DagsterInstance.from_ref(
+        ref._replace(settings={**ref.settings, "python_logs": python_logs})
+    )

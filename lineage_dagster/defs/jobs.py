@@ -45,15 +45,35 @@ _DESCRIPTION = (
     "Neo4j up to date."
 )
 
+DEFAULT_EXECUTION = execution_config(parallel=FLAG_DEFAULTS[EXECUTOR_FLAG])
+# The project's executor (run config picks in-process, multiprocess or Celery), its default set
+# by the ``parallel`` flag and LINEAGE_EXECUTOR: the launchpad shows it before a partition is
+# chosen, and a run without run config uses it.
+ingest_executor = lineage_executor.configured(
+    lambda config: config,
+    config_schema=dg.Field(
+        lineage_executor.config_schema.config_type,
+        default_value=DEFAULT_EXECUTION["config"],
+        is_required=False,
+    ),
+)
+
 
 @dg.job(
     partitions_def=source_partitions_def,
-    executor_def=lineage_executor,
-    # The launchpad default: executor from the ``parallel`` flag (FEATURE_PARALLEL) and
-    # LINEAGE_EXECUTOR, and a
-    # console that shows the ops' own messages, not every Dagster event (the UI has them all).
+    executor_def=ingest_executor,
+    # Each partition's default (the launchpad once a partition is chosen, sensors, backfills):
+    # all five flags, the executor standing for ``parallel``, and a console that shows the ops'
+    # own messages, not every Dagster event (the UI has them all).
     config={
-        "execution": execution_config(parallel=FLAG_DEFAULTS[EXECUTOR_FLAG]),
+        "execution": DEFAULT_EXECUTION,
+        "resources": {
+            FEATURE_FLAGS_KEY: {
+                "config": {
+                    name: FLAG_DEFAULTS[name] for name in FLAG_ENV_VARS if name != EXECUTOR_FLAG
+                }
+            }
+        },
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
     },
     # A bad FEATURE_* value is shown where operators look: the job's page and every run.

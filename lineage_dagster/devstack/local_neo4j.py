@@ -57,6 +57,13 @@ def local_password(home: Path) -> str:
 
 def build_launcher(launcher_dir: Path = LAUNCHER_DIR) -> str:
     """Compile the launcher with Maven if its sources changed; return its Java classpath."""
+    if not (launcher_dir / "pom.xml").is_file():
+        # An installed package has no launcher: it is a Maven project beside the package.
+        raise Neo4jLauncherError(
+            "The local Neo4j is built from the neo4j-launcher/ folder of a clone of the "
+            "lineage-dagster project, which an installed package does not include: run this "
+            "command from a clone (make dev), or set NEO4J_URI to a Neo4j 5 server you run."
+        )
     _require_tool(
         "java", "a Java 17 runtime (for example the Debian package openjdk-17-jre-headless)"
     )

@@ -425,6 +425,14 @@ def get_loaded_files(session: Session, partition: str) -> dict[str, LoadedFile]:
     }
 
 
+def get_failed_files(session: Session) -> list[dict[str, Any]]:
+    """Every file of the graph that failed to parse, wholly or in part, ordered by path: its
+    ``path``, ``partition``, ``status`` (``failed`` or ``partial``), first error ``line`` and
+    ``message``."""
+    records = session.execute_read(lambda tx: list(tx.run(queries.GET_FAILED_FILES)))
+    return [record.data() for record in records]
+
+
 def sync_files(
     session: Session,
     lineage: Sequence[FileLineage],

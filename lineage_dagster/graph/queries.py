@@ -114,6 +114,14 @@ MATCH (f:SqlFile {partition: $partition})
 RETURN f.path AS path, f.sha256 AS sha256, f.extractor_version AS extractor_version
 """
 
+GET_FAILED_FILES = """
+MATCH (f:SqlFile)
+WHERE f.status <> 'ok'
+RETURN f.path AS path, f.partition AS partition, f.status AS status,
+       f.error_line AS line, f.error_message AS message
+ORDER BY f.path
+"""
+
 # A table is keyed by its canonical name; ``written`` keeps one spelling as the scripts write it
 # (the smallest, so the result does not depend on the order files load in), and is only set
 # when it changes, so a load of an existing table takes no write lock for it.

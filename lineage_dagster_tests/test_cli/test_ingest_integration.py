@@ -152,6 +152,36 @@ def test_ingest_then_unchanged_reingest(sql_root, env, empty_graph, instance, ho
     assert graph_snapshot(empty_graph) == before
 
 
+def test_first_ingest_on_a_new_home_prints_no_dagster_noise(
+    sql_root, neo4j_env, empty_graph, tmp_path, monkeypatch
+):
+    """A new, empty DAGSTER_HOME gets the instance config (no telemetry notice, no "No dagster
+    instance configuration file"), and at the default level (warning) no DEBUG line is printed,
+    not even the step processes announcing themselves, nor any colour code; the instance still
+    records every event, and --log-level debug prints them."""
+    corpus = write_corpus(sql_root)
+    home = tmp_path / "new_home"
+    home.mkdir()
+    env = cli_env(neo4j_env, home)
+    args = ["ingest", str(corpus), "-p", "staging", "-p", "risk"]
+    result = run_cli(args, env, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = result.stdout + result.stderr
+    for unwanted in ("DEBUG", "STEP_WORKER_STARTED", "\x1b[", "Telemetry:", "No dagster instance"):
+        assert unwanted not in printed, (unwanted, printed[-3000:])
+    assert (home / "dagster.yaml").read_text().startswith("# Written by lineage-dagster")
+    runs = summary_rows(result.stdout)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        for row in runs.values():
+            assert step_worker_starts(instance, row["RUN ID"]) >= 3  # recorded, not printed
+
+    (corpus / "risk" / "exposure.sql").write_text(CORPUS["risk/exposure.sql"] + "\n-- edited\n")
+    debug = run_cli([*args, "--log-level", "debug"], env, timeout=TIMEOUT)
+    assert debug.returncode == 0, debug.stderr[-3000:]
+    assert "STEP_WORKER_STARTED" in debug.stderr
+
+
 def test_table_summary_lists_failed_files_with_path_and_line(sql_root, env, empty_graph):
     corpus = write_corpus(sql_root, {"finance/broken.sql": CORPUS["finance/broken.sql"]})
     result = run_cli(["ingest", str(corpus), "--flag", "parallel=off"], env, timeout=TIMEOUT)
@@ -176,7 +206,9 @@ def test_parallel_and_parse_cache_off(sql_root, env, empty_graph, instance, home
         ("ref.fx", "risk.exposure"),
     }
     for run in runs.values():
-        assert (run["status"], run["files_loaded"], run["cache_hits"]) == ("SUCCESS", 1, 0)
+        assert (run["status"], run["files_loaded"], run["files_parsed"]) == ("SUCCESS", 1, 1)
+        # The cache was not asked: no hits, no misses.
+        assert run["cache_hits"] is None and run["cache_misses"] is None
         record = instance.get_run_by_id(run["run_id"])
         assert record.run_config["execution"] == {"config": {"in_process": {}}}
         assert record.run_config["resources"]["feature_flags"]["config"]["parse_cache"] is False

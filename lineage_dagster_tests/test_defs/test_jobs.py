@@ -1,12 +1,18 @@
 """The ingest job end to end on a real Dagster instance (multiprocess executor, forkserver) and a
 real Neo4j: the exact graph, replacement of changed and deleted files, idempotent re-runs, broken
-files failing alone, and every feature-flag combination giving the identical graph."""
+files failing alone (the run tagged, the lineage_graph asset check failing until they are fixed,
+each ingested folder a filled partition of sql_files), and every feature-flag combination giving
+the identical graph."""
 
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from lineage_dagster.defs.assets import EVERY_FILE_PARSED, every_file_parsed, lineage_graph
+from lineage_dagster.defs.assets import sql_files as sql_files_asset
+from lineage_dagster.defs.ops.load import FILES_FAILED_TAG
+from lineage_dagster.defs.resources import Neo4jResource
 from lineage_dagster.settings.flags import FLAG_ENV_VARS
 from lineage_dagster_tests.graph_helpers import (
     count,
@@ -135,6 +141,101 @@ def test_a_broken_file_fails_alone_and_loads_once_fixed(ingest_instance, corpus,
         ("finance.src2", "finance.ok"),
     }
     assert sql_files(empty_graph)["finance/broken.sql"]["status"] == "ok"
+
+
+def test_a_flag_alone_on_an_unchanged_folder_says_why_nothing_loads(
+    ingest_instance, corpus, empty_graph
+):
+    assert ingest(ingest_instance, corpus, "risk").success
+    before = graph_snapshot(empty_graph)
+    run = ingest(ingest_instance, corpus, "risk", flags={"parse_cache": False})
+    assert run.success
+    assert run.load_metadata["files_loaded"] == 0 and run.load_metadata["files_parsed"] == 0
+    assert "cache_misses" not in run.load_metadata and "cache_hits" not in run.load_metadata
+    messages = [entry.user_message for entry in ingest_instance.all_logs(run.run_id)]
+    assert any("nothing to load, its 2 files are unchanged" in m for m in messages)
+    assert any("full_refresh (or the lineage/full_refresh tag) re-parses" in m for m in messages)
+    assert graph_snapshot(empty_graph) == before
+
+
+def test_a_run_with_the_partition_default_config_carries_every_flag(
+    ingest_instance, corpus, empty_graph
+):
+    """What a sensor or a UI backfill launches: the partition's default run config only."""
+    from lineage_dagster.definitions import resolved_ingest_job
+
+    ingest_instance.add_dynamic_partitions("sql_sources", ["finance"])
+    job = resolved_ingest_job()
+    config = job.partitioned_config.get_run_config_for_partition_key("finance")
+    # The folder, which a deployment sets with LINEAGE_SQL_ROOT.
+    sql_source = {"sql_source": {"config": {"root": str(corpus)}}}
+    with dg.execute_job(
+        dg.reconstructable(resolved_ingest_job),
+        instance=ingest_instance,
+        run_config={**config, "resources": {**config["resources"], **sql_source}},
+        tags={"dagster/partition": "finance"},
+    ) as result:
+        assert result.success
+        run_config = ingest_instance.get_run_by_id(result.run_id).run_config
+    assert set(run_config["resources"]["feature_flags"]["config"]) == {
+        "parse_cache",
+        "batching",
+        "neo4j_batch",
+        "metrics",
+    }
+    assert list(run_config["execution"]["config"]) == ["multiprocess"]
+    assert feeds(empty_graph) == {("finance.journal", "finance.gl")}
+
+
+def _latest_check(instance: dg.DagsterInstance) -> tuple[str, dict]:
+    [record] = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(lineage_graph.key, EVERY_FILE_PARSED), limit=1
+    )
+    evaluation = record.event.dagster_event.event_specific_data
+    return record.status.value, {key: value.value for key, value in evaluation.metadata.items()}
+
+
+def _standalone_check(server) -> bool:
+    """The check run on its own (the UI's "Execute"), against the graph as it is."""
+    neo4j = Neo4jResource(uri=server.uri, user=server.user, password=server.password)
+    return every_file_parsed(neo4j=neo4j).passed
+
+
+def test_a_run_with_a_failed_file_is_tagged_and_fails_the_asset_check(
+    ingest_instance, corpus, empty_graph, neo4j_env
+):
+    clean = ingest(ingest_instance, corpus, "risk")
+    assert FILES_FAILED_TAG not in ingest_instance.get_run_by_id(clean.run_id).tags
+    assert _latest_check(ingest_instance)[0] == "SUCCEEDED"
+    assert ingest_instance.get_materialized_partitions(sql_files_asset.key) == {"risk"}
+
+    (corpus / "finance" / "broken.sql").write_text("SELECT a FROM finance.src;\nSELECT (1 + ;\n")
+    partial = ingest(ingest_instance, corpus, "finance")
+    assert partial.success
+    assert ingest_instance.get_run_by_id(partial.run_id).tags[FILES_FAILED_TAG] == "1"
+    status, metadata = _latest_check(ingest_instance)
+    assert status == "FAILED"
+    assert metadata["files_failed"] == 1 and metadata["partitions"] == ["finance"]
+    [failed] = metadata["failed_files"]
+    assert (failed["path"], failed["line"], failed["status"]) == (
+        "finance/broken.sql",
+        2,
+        "partial",
+    )
+    assert not _standalone_check(neo4j_env)
+    assert ingest_instance.get_materialized_partitions(sql_files_asset.key) == {"risk", "finance"}
+
+    # Another folder's clean run does not hide the broken file; fixing it does.
+    ingest(ingest_instance, corpus, "risk", full_refresh=True)
+    assert _latest_check(ingest_instance)[0] == "FAILED"
+    (corpus / "finance" / "broken.sql").write_text("SELECT a FROM finance.src;\n")
+    fixed = ingest(ingest_instance, corpus, "finance")
+    assert FILES_FAILED_TAG not in ingest_instance.get_run_by_id(fixed.run_id).tags
+    assert _latest_check(ingest_instance) == (
+        "SUCCEEDED",
+        {"files_failed": 0, "partitions": [], "failed_files": []},
+    )
+    assert _standalone_check(neo4j_env)
 
 
 ALL_FLAGS_ON = dict.fromkeys(FLAG_ENV_VARS, True)  # metrics on, without a gateway: warns only

@@ -4,8 +4,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from lineage_dagster.defs.assets import lineage_graph
-from lineage_dagster.defs.ops.parse import ParsedBatch
+from lineage_dagster.defs.assets import EVERY_FILE_PARSED, every_file_parsed_outcome, lineage_graph
+from lineage_dagster.defs.ops.parse import ParsedBatch, cache_metadata
 from lineage_dagster.defs.resources import (
     DagsterWebserverResource,
     FeatureFlagsResource,
@@ -17,10 +17,14 @@ from lineage_dagster.graph.load import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_FILES_PER_TRANSACTION,
     DEFAULT_ROWS_PER_TRANSACTION,
+    get_failed_files,
     load_files,
 )
 from lineage_dagster.monitoring.run_metrics import StepMetrics, load_metrics, peak_rss_mb
 from lineage_dagster.parsing import EXTRACTOR_VERSION
+
+FILES_FAILED_TAG = "lineage/files_failed"
+"""Tag of a run in which files failed to parse: how many."""
 
 
 class LoadConfig(dg.Config):
@@ -76,6 +80,7 @@ def load_lineage(
                 batch_size=config.batch_size,
                 rows_per_query=None if batched else 1,
             )
+            failed_in_graph = get_failed_files(session)
         totals = {
             "files_loaded": report.files_loaded,
             "files_deleted": report.files_deleted,
@@ -88,8 +93,11 @@ def load_lineage(
             "files_failed": report.files_failed,
             "neo4j_write_seconds": round(sum(report.write_seconds), 3),
             "peak_rss_mb": round(peak_rss_mb(), 1),
-            "cache_hits": sum(batch.cache_hits for batch in parsed),
-            "cache_misses": sum(batch.cache_misses for batch in parsed),
+            **cache_metadata(
+                sum(batch.cache_hits for batch in parsed),
+                sum(batch.cache_misses for batch in parsed),
+                feature_flags.parse_cache,
+            ),
             "failed_files": dg.MetadataValue.json(list(report.failed_files)),
         }
         context.add_output_metadata(metadata)
@@ -97,6 +105,20 @@ def load_lineage(
         context.log_event(
             dg.AssetMaterialization(
                 asset_key=lineage_graph.key, partition=context.partition_key, metadata=metadata
+            )
+        )
+        # A run with a failed file still succeeds (the rest is loaded): the tag marks it in the
+        # runs list, the failing check marks the asset in the catalog and the asset graph.
+        if report.files_failed:
+            context.instance.add_run_tags(
+                context.run_id, {FILES_FAILED_TAG: str(report.files_failed)}
+            )
+        # log_event records check evaluations too; its type hint lags behind.
+        context.log_event(
+            dg.AssetCheckEvaluation(  # type: ignore[arg-type]
+                asset_key=lineage_graph.key,
+                check_name=EVERY_FILE_PARSED,
+                **every_file_parsed_outcome(failed_in_graph),
             )
         )
         if feature_flags.metrics:

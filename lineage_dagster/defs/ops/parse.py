@@ -31,6 +31,15 @@ class ParsedBatch:
         return tuple(item for item in self.lineage if item.error is not None)
 
 
+def cache_metadata(hits: int, misses: int, cache_on: bool) -> dict[str, int | str]:
+    """The parse counts of step or run metadata: files parsed, and the cache's hits and misses
+    only when the ``parse_cache`` flag let the cache answer (off, every file is parsed and no
+    lookup misses)."""
+    if not cache_on:
+        return {"files_parsed": misses, "parse_cache": "off: every file to load was parsed"}
+    return {"files_parsed": misses, "cache_hits": hits, "cache_misses": misses}
+
+
 @dg.op
 def parse_sql_batch(
     context: dg.OpExecutionContext,
@@ -90,8 +99,7 @@ def _parse_batch(
             "files": len(batch.files),
             "statements": parsed.statements,
             "failed_files": len(parsed.failed),
-            "cache_hits": parsed.cache_hits,
-            "cache_misses": parsed.cache_misses,
+            **cache_metadata(parsed.cache_hits, parsed.cache_misses, feature_flags.parse_cache),
             "parse_seconds": round(parsed.parse_seconds, 3),
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
+from lineage_dagster.defs.assets import sql_files
 from lineage_dagster.defs.resources import (
     FeatureFlagsResource,
     Neo4jResource,
@@ -95,6 +96,12 @@ def plan_sql_files(
         )
     else:
         batches = [ParseBatch(i, (file,), file.size) for i, file in enumerate(work)]
+    if not work and not changes.deleted and changes.unchanged:
+        context.log.info(
+            f"Partition {partition}: nothing to load, its {changes.unchanged} files are unchanged "
+            "since their last load. Feature flags change how files are parsed and loaded, not "
+            "which: full_refresh (or the lineage/full_refresh tag) re-parses and re-loads them."
+        )
     context.log.info(
         f"Partition {partition}: {len(changes.to_load)} to load ({len(cached)} cached), "
         f"{len(changes.deleted)} deleted, {changes.unchanged} unchanged, {len(unreadable)} "
@@ -111,6 +118,18 @@ def plan_sql_files(
             "batches": len(batches),
         },
         output_name="deleted",
+    )
+    # The folder as this run read it: the asset graph shows each ingested folder as filled.
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=sql_files.key,
+            partition=partition,
+            metadata={
+                "files": len(files),
+                "bytes": sum(f.size for f in files),
+                "files_unreadable": len(unreadable) - len(folders),
+            },
+        )
     )
     # Always emit one batch, so the load step runs (and deletions apply) when nothing parses.
     for batch in batches or [ParseBatch(0, (), 0)]:
