@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from lineage_dagster.parsing.models import ColumnEdge, StatementLineage
+from lineage_dagster.parsing.models import ColumnEdge, StatementLineage, TableDeclaration
 from lineage_dagster.parsing.tables import (
     dropped_at,
     is_script_temp,
@@ -31,6 +31,7 @@ from lineage_dagster.parsing.walker import (
     Deps,
     Relation,
     Scope,
+    output_names,
 )
 
 if TYPE_CHECKING:
@@ -328,6 +329,8 @@ def _handle_query(expression: exp.Expr, result: _Result, script: ScriptState, li
         return
     temp = bool(into.args.get("temporary")) or script.namer.is_temp_name(fqn)
     temp = temp or is_script_temp(fqn, line, script)
+    if not temp:
+        _declare(script, fqn, output_names(expression, script.namer), complete=True)
     rel: Relation | None = None
     if script.columns:
         # Evaluate the query without its INTO clause.
@@ -378,6 +381,8 @@ def _handle_insert(expression: exp.Insert, result: _Result, script: ScriptState,
         if query is not None:
             rel = walker.query(query, ctes)
     temp = script.namer.is_temp_name(target) or target in script.temp_tables
+    if not temp:
+        _declare(script, target, _listed_columns(expression.this, script.namer), complete=False)
     _write(result, script, target, temp, rel, columns, sources, replace=False)
 
 
@@ -431,6 +436,8 @@ def _handle_multi_insert(
             elif query is not None:
                 rel = walker.query(query, {})
         temp = script.namer.is_temp_name(target) or target in script.temp_tables
+        if not temp:
+            _declare(script, target, _listed_columns(insert.this, script.namer), complete=False)
         _write(result, script, target, temp, rel, columns, sources, replace=False)
 
 
@@ -466,6 +473,11 @@ def _handle_create(expression: exp.Create, result: _Result, script: ScriptState,
         columns = columns or None
     query = expression.expression
     clone = expression.args.get("clone")
+    if not temp and to_table is None and clone is None:
+        declared = _listed_columns(schema_node, script.namer)
+        if not declared and isinstance(query, exp.Query):
+            declared = output_names(query, script.namer)
+        _declare(script, fqn, declared, complete=True)
     if isinstance(query, exp.Query) or clone is not None:
         rel = None
         if script.columns:
@@ -502,6 +514,23 @@ def _handle_create(expression: exp.Create, result: _Result, script: ScriptState,
     if sources and script.columns:
         for source in sorted(sources):
             result.edges[(f"{source}.*", f"{fqn}.*")] = "direct"
+
+
+def _listed_columns(node: exp.Expr | None, namer: Namer) -> list[str] | None:
+    """The column names of ``t (a INT, b)`` (a definition or an INSERT's list), if any."""
+    if not isinstance(node, exp.Schema):
+        return None
+    return [
+        namer.column(c.this if isinstance(c, exp.ColumnDef) else c)
+        for c in node.expressions
+        if isinstance(c, (exp.ColumnDef, exp.Identifier))
+    ] or None
+
+
+def _declare(script: ScriptState, table: str, columns: list[str] | None, *, complete: bool) -> None:
+    """Record the columns a statement declares for ``table`` (see ``TableDeclaration``)."""
+    if columns and table[0] not in "#@":
+        script.declarations.append(TableDeclaration(table, tuple(columns), complete))
 
 
 def _to_table(create: exp.Create) -> exp.Table | None:

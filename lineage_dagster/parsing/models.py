@@ -64,6 +64,24 @@ class StatementLineage:
 
 
 @dataclass(frozen=True)
+class TableDeclaration:
+    """The columns a statement declares for a table, as written in the script.
+
+    ``CREATE TABLE t (...)``, the output of ``CREATE TABLE/VIEW ... AS SELECT`` and
+    ``SELECT ... INTO t`` declare all of a table's columns (``complete``); the column list of
+    ``INSERT INTO t (...)`` declares some of them. Declarations never depend on a schema given
+    to the extractor, so a folder's declarations can be collected before extracting it.
+    """
+
+    table: str
+    columns: tuple[str, ...]
+    complete: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "columns": list(self.columns), "complete": self.complete}
+
+
+@dataclass(frozen=True)
 class FileLineage:
     """The lineage of one SQL file (or text), one entry per statement.
 
@@ -77,6 +95,13 @@ class FileLineage:
     statements: tuple[StatementLineage, ...] = field(default=())
     error: StatementError | None = None
     """Why the file as a whole could not be read (not UTF-8, too large...); then no statements."""
+    declarations: tuple[TableDeclaration, ...] = ()
+    """The table columns the file's statements declare (DDL, CTAS/view outputs, INSERT lists)."""
+    schema_tables: tuple[str, ...] = ()
+    """The tables whose columns extraction looked up in the schema, sorted."""
+    schema_digest: str = ""
+    """A digest of the schema entries those tables had (``""``: none had one): the same
+    content extracted against a schema giving the same digest gives the same lineage."""
 
     @classmethod
     def from_error(cls, error: SqlFileError, *, dialect: str | None = None) -> FileLineage:
@@ -113,4 +138,7 @@ class FileLineage:
             "dialect": self.dialect,
             "statements": [stmt.to_dict() for stmt in self.statements],
             "error": self.error.to_dict() if self.error else None,
+            "declarations": [item.to_dict() for item in self.declarations],
+            "schema_tables": list(self.schema_tables),
+            "schema_digest": self.schema_digest,
         }

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from lineage_dagster.parsing.schema import PARTIAL
+
 if TYPE_CHECKING:
     from lineage_dagster.parsing.names import Namer
+    from lineage_dagster.parsing.schema import SchemaLookups
 
 DIRECT, EXPRESSION, AGGREGATION = 0, 1, 2
 KIND_NAMES = ("direct", "expression", "aggregation")
@@ -112,11 +115,51 @@ def table_relation(fqn: str, columns: list[str] | None) -> Relation:
     rel.tables.add(fqn)
     if columns:
         rel.base = fqn
+        if columns[-1] == PARTIAL:
+            # Some of its columns (an INSERT's list): the others pass through unknown.
+            rel.stars.append(fqn)
+            columns = columns[:-1]
         for column in columns:
             rel.add(column, {f"{fqn}.{column}": DIRECT})
     else:
         rel.stars.append(fqn)
     return rel
+
+
+def output_name(expression: exp.Expr, namer: Namer) -> str | None:
+    """The name of a SELECT item's output column (``None`` for a star): its alias, its
+    column's name, else its SQL text, as engines and peer tools name unnamed expressions."""
+    inner = expression.this if isinstance(expression, exp.Alias) else expression
+    while isinstance(inner, exp.Paren) and isinstance(inner.this, exp.Column):
+        inner = inner.this  # ``SELECT DISTINCT(col)``: a column in parentheses
+    if isinstance(inner, exp.Star) or (
+        isinstance(inner, exp.Column) and isinstance(inner.this, exp.Star)
+    ):
+        return None
+    if isinstance(expression, exp.Alias):
+        return namer.column(expression.args["alias"])
+    if isinstance(inner, exp.Column):
+        return namer.column(inner.this)
+    name = expression.alias_or_name
+    if name and name != "*":
+        return namer.name(name, quoted=False)
+    return inner.sql(dialect=namer.dialect)  # ``COUNT(*)`` would say ``*``
+
+
+def output_names(query: exp.Expr | None, namer: Namer) -> list[str] | None:
+    """The output column names of a query read from its text alone (the first branch of a
+    set operation), ``None`` when a star makes them depend on its tables."""
+    while isinstance(query, (exp.SetOperation, exp.Subquery)):
+        query = query.this
+    if not isinstance(query, exp.Select):
+        return None
+    names = []
+    for expression in query.expressions:
+        name = output_name(expression, namer)
+        if name is None:
+            return None
+        names.append(name)
+    return names
 
 
 class Scope:
@@ -142,7 +185,7 @@ class ColumnWalker:
 
     Args:
         namer: How names are normalised.
-        schema: Known columns per normalised table name.
+        schema: Known columns per normalised table name (``get`` is all it uses).
         temp: Relations of the temporary tables written earlier in the script.
 
     >>> import sqlglot
@@ -157,7 +200,7 @@ class ColumnWalker:
     def __init__(
         self,
         namer: Namer,
-        schema: dict[str, list[str]],
+        schema: SchemaLookups | dict[str, list[str]],
         temp: dict[str, Relation],
     ) -> None:
         self.namer = namer
@@ -527,17 +570,7 @@ class ColumnWalker:
             ):
                 rel.star_union = True
             return
-        if isinstance(expression, exp.Alias):
-            name = namer.column(expression.args["alias"])
-        elif isinstance(inner, exp.Column):
-            name = namer.column(inner.this)
-        else:
-            # An unnamed expression is named by its SQL text, as engines and peer tools do.
-            name = expression.alias_or_name
-            if name and name != "*":
-                name = namer.name(name, quoted=False)
-            else:
-                name = inner.sql(dialect=namer.dialect)  # ``COUNT(*)`` would say ``*``
+        name = output_name(expression, namer) or ""
         root = inner
         while isinstance(root, exp.Dot):
             root = root.this  # ``t.a.b.c.d``: a field of the column ``t.a.b.c`` names

@@ -25,8 +25,13 @@ def test_to_dict_is_the_documented_json_contract() -> None:
         dialect="postgres",
     )
     data = json.loads(json.dumps(lineage.to_dict()))
-    assert set(data) == {"path", "sha256", "dialect", "statements", "error"}
+    assert set(data) == {
+        "path", "sha256", "dialect", "statements", "error", "declarations", "schema_tables",
+        "schema_digest",
+    }  # fmt: skip
     assert data["dialect"] == "postgres" and data["error"] is None
+    assert data["declarations"] == [{"table": "mart.t", "columns": ["a"], "complete": False}]
+    assert data["schema_tables"] == ["raw.s"] and data["schema_digest"] == ""
     first, second = data["statements"]
     assert set(first) == {
         "index", "line", "kind", "sources", "targets", "column_lineage", "error",
