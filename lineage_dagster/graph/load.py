@@ -150,6 +150,8 @@ def transform_lineage(
                 "sha256": lineage.sha256,
                 "dialect": lineage.dialect,
                 "extractor_version": extractor_version,
+                "schema_tables": list(lineage.schema_tables),
+                "schema_digest": lineage.schema_digest,
                 "statement_count": len(lineage.statements),
                 "error_count": len(lineage.errors),
                 "status": "partial" if lineage.errors else "ok",
@@ -243,6 +245,8 @@ def _failed_file_row(path: str, error: StatementError, extractor_version: str | 
         "sha256": None,
         "dialect": None,
         "extractor_version": extractor_version,
+        "schema_tables": [],
+        "schema_digest": "",
         "statement_count": 0,
         "error_count": 1,
         "status": "failed",
@@ -398,7 +402,13 @@ def get_loaded_files(session: Session, partition: str) -> dict[str, LoadedFile]:
         lambda tx: list(tx.run(queries.GET_LOADED_FILES, partition=partition))
     )
     return {
-        record["path"]: LoadedFile(record["path"], record["sha256"], record["extractor_version"])
+        record["path"]: LoadedFile(
+            record["path"],
+            record["sha256"],
+            record["extractor_version"],
+            tuple(record["schema_tables"] or ()),
+            record["schema_digest"] or "",
+        )
         for record in records
     }
 

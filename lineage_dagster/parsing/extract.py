@@ -249,7 +249,7 @@ def _extract(
     namer = Namer(dialect, *defaults)
     if not isinstance(schema, SchemaIndex):
         schema = SchemaIndex(normalize_schema(schema, namer))
-    lookups = SchemaLookups(schema)
+    lookups = SchemaLookups(schema, lambda name: namer.name(name, quoted=False))
     script = ScriptState(namer, lookups, columns, conditions)
     upper = sql.upper()
     script.script_temps = _dropped_later(sql, upper, namer)

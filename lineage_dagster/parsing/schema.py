@@ -17,7 +17,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 PARTIAL = "*"
 """Last column of an entry that lists only some of a table's columns (an INSERT's list)."""
@@ -44,11 +44,18 @@ class SchemaIndex:
         found = self.entries.get(table)
         if found is not None:
             return found
+        key = self.key_of(table)
+        return self.entries[key] if key is not None else None
+
+    def key_of(self, table: str) -> str | None:
+        """The entry ``table`` names: itself, the same name in another case, or the one
+        longer name ending with it."""
+        if table in self.entries:
+            return table
         folded = self._folded
         if folded is None:
             folded = self._folded = self._fold()
-        key = folded.get(table.lower())
-        return self.entries[key] if key is not None else None
+        return folded.get(table.lower())
 
     def _fold(self) -> dict[str, str | None]:
         """Lower-cased names and their dotted suffixes of two parts or more -> the one entry
@@ -95,15 +102,19 @@ def entries_digest(entries: Iterable[tuple[str, Sequence[str] | None]]) -> str:
 class SchemaLookups:
     """One file's view of a :class:`SchemaIndex`: every table looked up is remembered.
 
-    >>> lookups = SchemaLookups(SchemaIndex({"raw.t": ["a"]}))
-    >>> lookups.get("raw.t"), lookups.get("raw.u"), sorted(lookups.seen)
-    (['a'], None, ['raw.t', 'raw.u'])
+    Columns of an entry found under another spelling of the table's name (declared in another
+    dialect) are case-folded as the file's dialect folds unquoted names.
+
+    >>> lookups = SchemaLookups(SchemaIndex({"raw.t": ["a"], "RAW.U": ["B"]}), str.lower)
+    >>> lookups.get("raw.t"), lookups.get("raw.u"), lookups.get("raw.v"), sorted(lookups.seen)
+    (['a'], ['b'], None, ['raw.t', 'raw.u', 'raw.v'])
     """
 
-    __slots__ = ("index", "seen")
+    __slots__ = ("fold", "index", "seen")
 
-    def __init__(self, index: SchemaIndex) -> None:
+    def __init__(self, index: SchemaIndex, fold: Callable[[str], str]) -> None:
         self.index = index
+        self.fold = fold
         self.seen: dict[str, list[str] | None] = {}
 
     def get(self, table: str) -> list[str] | None:
@@ -111,12 +122,18 @@ class SchemaLookups:
         seen = self.seen
         if table in seen:
             return seen[table]
-        found = seen[table] = self.index.find(table)
+        found = self.index.entries.get(table)
+        if found is None:
+            key = self.index.key_of(table)
+            if key is not None:
+                fold = self.fold
+                found = [c if c == PARTIAL else fold(c) for c in self.index.entries[key]]
+        seen[table] = found
         return found
 
     def digest(self) -> str:
-        """What the tables looked up so far resolved to (see :func:`entries_digest`)."""
-        return entries_digest(self.seen.items())
+        """What the tables looked up so far resolved to: ``index.digest_of(seen)``."""
+        return self.index.digest_of(self.seen)
 
 
 __all__ = ["PARTIAL", "SchemaIndex", "SchemaLookups", "entries_digest"]

@@ -21,17 +21,24 @@ from lineage_dagster.parsing.models import (
     FileLineage,
     StatementError,
     StatementLineage,
+    TableDeclaration,
 )
+from lineage_dagster.parsing.schema import SchemaIndex
 
 CACHE_FILE = Path("lineage") / "parse_cache.sqlite"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS lineage (
-    key TEXT PRIMARY KEY,
-    value BLOB NOT NULL,
-    created_at REAL NOT NULL
-) WITHOUT ROWID
-"""
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS lineage (
+    key TEXT PRIMARY KEY, value BLOB NOT NULL, created_at REAL NOT NULL) WITHOUT ROWID""",
+    # The table declarations of a file content (see SourceParser.declarations).
+    """CREATE TABLE IF NOT EXISTS declarations (
+    key TEXT PRIMARY KEY, value BLOB NOT NULL, created_at REAL NOT NULL) WITHOUT ROWID""",
+    # The schema a run's parse steps extract against, by its digest.
+    """CREATE TABLE IF NOT EXISTS schemas (
+    digest TEXT PRIMARY KEY, value BLOB NOT NULL, created_at REAL NOT NULL) WITHOUT ROWID""",
+)
+SCHEMAS_KEPT = 20
+"""Schemas kept in the cache: enough for the runs in flight, however many partitions run."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,12 @@ def lineage_from_dict(data: dict[str, Any]) -> FileLineage:
             for stmt in data["statements"]
         ),
         error=StatementError(**data["error"]) if data.get("error") else None,
+        declarations=tuple(
+            TableDeclaration(item["table"], tuple(item["columns"]), item["complete"])
+            for item in data.get("declarations", ())
+        ),
+        schema_tables=tuple(data.get("schema_tables", ())),
+        schema_digest=data.get("schema_digest", ""),
     )
 
 
@@ -93,7 +106,8 @@ class ParseCache:
         self._connection = sqlite3.connect(path, timeout=timeout_seconds, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
-        self._connection.execute(_SCHEMA)
+        for statement in _TABLES:
+            self._connection.execute(statement)
 
     def get(self, key: str, *, path: str | None = None) -> FileLineage | None:
         """The cached lineage for ``key``, carrying ``path``, or None."""
@@ -115,6 +129,49 @@ class ParseCache:
             (key, value, time.time()),
         )
 
+    def get_declarations(self, key: str) -> tuple[TableDeclaration, ...] | None:
+        """The table declarations cached for ``key``, or None."""
+        row = self._connection.execute(
+            "SELECT value FROM declarations WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        return tuple(
+            TableDeclaration(table, tuple(columns), complete)
+            for table, columns, complete in orjson.loads(row[0])
+        )
+
+    def put_declarations(self, key: str, declarations: tuple[TableDeclaration, ...]) -> None:
+        """Store the table declarations of one file content."""
+        value = orjson.dumps([[d.table, d.columns, d.complete] for d in declarations])
+        self._connection.execute(
+            "INSERT OR REPLACE INTO declarations (key, value, created_at) VALUES (?, ?, ?)",
+            (key, value, time.time()),
+        )
+
+    def put_schema(self, schema: SchemaIndex) -> str:
+        """Keep ``schema`` under its digest (the most recent ones only); return the digest."""
+        now = time.time()
+        with self._connection:
+            self._connection.execute("BEGIN IMMEDIATE")
+            self._connection.execute(
+                "INSERT OR REPLACE INTO schemas (digest, value, created_at) VALUES (?, ?, ?)",
+                (schema.digest, orjson.dumps(schema.entries), now),
+            )
+            self._connection.execute(
+                "DELETE FROM schemas WHERE digest NOT IN "
+                "(SELECT digest FROM schemas ORDER BY created_at DESC LIMIT ?)",
+                (SCHEMAS_KEPT,),
+            )
+        return schema.digest
+
+    def get_schema(self, digest: str) -> SchemaIndex | None:
+        """The schema kept under ``digest``, or None."""
+        row = self._connection.execute(
+            "SELECT value FROM schemas WHERE digest = ?", (digest,)
+        ).fetchone()
+        return SchemaIndex(orjson.loads(row[0])) if row is not None else None
+
     def stats(self) -> CacheStats:
         (entries,) = self._connection.execute("SELECT count(*) FROM lineage").fetchone()
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
@@ -124,6 +181,7 @@ class ParseCache:
         """Delete every entry; return how many there were."""
         (entries,) = self._connection.execute("SELECT count(*) FROM lineage").fetchone()
         self._connection.execute("DELETE FROM lineage")
+        self._connection.execute("DELETE FROM declarations")
         self._connection.execute("VACUUM")
         return entries
 

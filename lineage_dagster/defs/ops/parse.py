@@ -41,7 +41,9 @@ def parse_sql_batch(
 ) -> ParsedBatch:
     """Extract the lineage of a batch of files; a broken file fails alone, with its position."""
     started = time.perf_counter()
-    parser = sql_parser.source_parser(sql_source.root_path, max_bytes=sql_source.max_file_bytes)
+    parser = sql_parser.source_parser(
+        sql_source.root_path, max_bytes=sql_source.max_file_bytes, schema_digest=batch.schema
+    )
     lineage: list[FileLineage] = []
     hits = 0
     for file in batch.files:

@@ -1,10 +1,19 @@
-import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
 
-from lineage_dagster.parsing import DialectMap, resolve_dialect, tune_gc_for_parsing
+from lineage_dagster.parsing import (
+    DialectMap,
+    SchemaError,
+    SchemaIndex,
+    resolve_dialect,
+    tune_gc_for_parsing,
+)
+from lineage_dagster.sources.corpus_schema import load_catalog_file
+from lineage_dagster.sources.files import SourceFile
 from lineage_dagster.sources.parse_cache import ParseCache, default_cache_path
 from lineage_dagster.sources.source_parser import SourceParser
 
@@ -34,6 +43,18 @@ class SqlParserResource(dg.ConfigurableResource):
     schema_file: str | None = Field(
         default=None,
         description="JSON file mapping table -> columns, resolving SELECT * and bare columns.",
+    )
+    catalog_file: str | None = Field(
+        default=None,
+        description="The database's columns: a CSV or JSON export of information_schema.columns "
+        "(table_catalog, table_schema, table_name, column_name[, ordinal_position]) or a JSON "
+        "table -> columns mapping. Its tables win over the columns the SQL files declare.",
+    )
+    corpus_schema: bool = Field(
+        default=True,
+        description="Resolve SELECT * and bare columns against the columns that the watched "
+        "folder's files declare (CREATE TABLE, CTAS and view outputs, INSERT column lists) "
+        "across all partitions, plus schema_file and catalog_file.",
     )
     cache_path: str | None = Field(
         default=None,
@@ -70,9 +91,29 @@ class SqlParserResource(dg.ConfigurableResource):
             self._cache.close()
             self._cache = None
 
-    def source_parser(self, root: Path, *, max_bytes: int) -> SourceParser:
-        """A parser of the files under ``root``, sharing this step process's cache."""
-        schema = json.loads(Path(self.schema_file).read_text()) if self.schema_file else None
+    def configured_schema(self) -> dict[str, list[str]]:
+        """The tables of ``schema_file`` and ``catalog_file`` (the catalog's win)."""
+        schema: dict[str, list[str]] = {}
+        for path in (self.schema_file, self.catalog_file):
+            if path:
+                try:
+                    schema.update(load_catalog_file(Path(path)))
+                except SchemaError as exc:
+                    raise dg.Failure(description=str(exc), metadata={"file": path}) from exc
+        return schema
+
+    def source_parser(self, root: Path, *, max_bytes: int, schema_digest: str = "") -> SourceParser:
+        """A parser of the files under ``root``, sharing this step process's cache.
+
+        Args:
+            schema_digest: The schema a plan step built and kept (see ``plan_schema``);
+                ``""``: the configured files alone, normalised per file.
+        """
+        schema: Mapping[str, Any] | SchemaIndex | None = self.configured_schema() or None
+        if schema_digest:
+            schema = self._cache.get_schema(schema_digest) if self._cache else None
+            if schema is None:
+                raise dg.Failure(f"The schema {schema_digest} is not in the parse cache any more")
         return SourceParser(
             root=root,
             dialects=DialectMap(self.dialect_map),
@@ -82,3 +123,15 @@ class SqlParserResource(dg.ConfigurableResource):
             cache=self._cache,
             max_bytes=max_bytes,
         )
+
+    def plan_schema(
+        self, parser: SourceParser, files: Sequence[SourceFile], *, use_cache: bool
+    ) -> SchemaIndex:
+        """The schema the parse steps of a run extract against (when ``corpus_schema`` is on):
+        what ``files`` (the whole watched folder) declare plus the configured files, kept in
+        the parse cache under its digest."""
+        if self._cache is None:
+            raise dg.Failure("The parse cache is not open")
+        schema = parser.corpus_schema(files, self.configured_schema(), use_cache=use_cache)
+        self._cache.put_schema(schema)
+        return schema
