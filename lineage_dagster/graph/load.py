@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from neo4j import ManagedTransaction, Session
 
     from lineage_dagster.parsing.models import ColumnEdge, StatementLineage
+    from lineage_dagster.parsing.schema import SchemaIndex
 
 logger = logging.getLogger(__name__)
 
@@ -394,6 +395,19 @@ def ensure_constraints(session: Session) -> None:
 
 def _run_schema_statement(tx: ManagedTransaction, statement: str) -> None:
     tx.run(statement).consume()
+
+
+def get_stale_partitions(session: Session, partition: str, schema: SchemaIndex) -> set[str]:
+    """The partitions other than ``partition`` holding a file that looked up a table whose
+    columns in ``schema`` differ from those it was extracted against."""
+    records = session.execute_read(
+        lambda tx: list(tx.run(queries.GET_SCHEMA_READERS, partition=partition))
+    )
+    return {
+        record["partition"]
+        for record in records
+        if schema.digest_of(record["schema_tables"]) != (record["schema_digest"] or "")
+    }
 
 
 def get_loaded_files(session: Session, partition: str) -> dict[str, LoadedFile]:

@@ -117,6 +117,12 @@ RETURN f.path AS path, f.sha256 AS sha256, f.extractor_version AS extractor_vers
        f.schema_tables AS schema_tables, f.schema_digest AS schema_digest
 """
 
+GET_SCHEMA_READERS = """
+MATCH (f:SqlFile)
+WHERE f.partition <> $partition AND size(coalesce(f.schema_tables, [])) > 0
+RETURN f.partition AS partition, f.schema_tables AS schema_tables, f.schema_digest AS schema_digest
+"""
+
 MERGE_TABLES = """
 UNWIND $rows AS row
 MERGE (:Table {name: row.name})

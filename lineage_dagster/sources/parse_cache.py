@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ _TABLES = (
     # The schema a run's parse steps extract against, by its digest.
     """CREATE TABLE IF NOT EXISTS schemas (
     digest TEXT PRIMARY KEY, value BLOB NOT NULL, created_at REAL NOT NULL) WITHOUT ROWID""",
+    # Partitions holding files extracted against other columns than the schema now gives: the
+    # sensor requests a run for each (see mark_stale).
+    """CREATE TABLE IF NOT EXISTS stale_partitions (
+    partition TEXT PRIMARY KEY, schema TEXT NOT NULL, created_at REAL NOT NULL) WITHOUT ROWID""",
 )
 SCHEMAS_KEPT = 20
 """Schemas kept in the cache: enough for the runs in flight, however many partitions run."""
@@ -164,6 +169,31 @@ class ParseCache:
                 (SCHEMAS_KEPT,),
             )
         return schema.digest
+
+    def latest_schema(self) -> SchemaIndex | None:
+        """The schema kept last, or None."""
+        row = self._connection.execute(
+            "SELECT value FROM schemas ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+        return SchemaIndex(orjson.loads(row[0])) if row is not None else None
+
+    def mark_stale(self, partitions: Iterable[str], schema: str) -> None:
+        """Record that ``partitions`` must be extracted again against the schema ``schema``."""
+        now = time.time()
+        self._connection.executemany(
+            "INSERT OR REPLACE INTO stale_partitions (partition, schema, created_at) "
+            "VALUES (?, ?, ?)",
+            [(partition, schema, now) for partition in partitions],
+        )
+
+    def stale_partitions(self) -> dict[str, str]:
+        """Partition -> digest of the schema its files must be extracted against again."""
+        rows = self._connection.execute("SELECT partition, schema FROM stale_partitions")
+        return dict(rows.fetchall())
+
+    def clear_stale(self, partition: str) -> None:
+        """A run of ``partition`` is planning against the current schema."""
+        self._connection.execute("DELETE FROM stale_partitions WHERE partition = ?", (partition,))
 
     def get_schema(self, digest: str) -> SchemaIndex | None:
         """The schema kept under ``digest``, or None."""

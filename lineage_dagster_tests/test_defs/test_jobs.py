@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from lineage_dagster.settings.flags import FLAG_ENV_VARS
+from lineage_dagster.sources.parse_cache import ParseCache, default_cache_path
 from lineage_dagster_tests.graph_helpers import (
     count,
     derives_from,
@@ -159,7 +160,11 @@ def test_a_changed_ddl_in_one_folder_re_extracts_its_readers_in_another(
 
     (corpus / "ref" / "books.sql").write_text("CREATE TABLE ref.books (book_id INT, region TEXT);")
     assert ingest(ingest_instance, corpus, "ref").success
+    # ref's run found that a file of risk read the changed table: the sensor will ask for risk.
+    cache = ParseCache(default_cache_path(Path(ingest_instance.root_directory)))
+    assert set(cache.stale_partitions()) == {"risk"}
     again = ingest(ingest_instance, corpus, "risk")
+    assert cache.stale_partitions() == {}
     assert again.success
     # Only the file that read ref.books is extracted and loaded again; its neighbours are not.
     assert (again.load_metadata["files_loaded"], again.load_metadata["cache_misses"]) == (1, 1)

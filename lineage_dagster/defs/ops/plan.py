@@ -12,7 +12,11 @@ from lineage_dagster.defs.resources import (
     SqlSourceResource,
 )
 from lineage_dagster.defs.resources.neo4j_resource import NEO4J_RETRY_POLICY
-from lineage_dagster.graph.load import ensure_constraints, get_loaded_files
+from lineage_dagster.graph.load import (
+    ensure_constraints,
+    get_loaded_files,
+    get_stale_partitions,
+)
 from lineage_dagster.parsing import EXTRACTOR_VERSION
 from lineage_dagster.sources.files import SourceFile, partition_of
 from lineage_dagster.sources.planning import ParseBatch, diff_files, plan_parse_batches
@@ -78,6 +82,16 @@ def plan_sql_files(
     with neo4j.get_session() as session:
         ensure_constraints(session)
         loaded = get_loaded_files(session, partition)
+        if schema is not None:
+            sql_parser.clear_stale(partition)
+            if sql_parser.schema_changed:
+                # Files of other partitions may have read a table whose columns changed.
+                stale = get_stale_partitions(session, partition, schema)
+                sql_parser.mark_stale(stale, schema)
+                if stale:
+                    context.log.info(
+                        f"The folder's schema changed: {sorted(stale)} will be re-extracted"
+                    )
     changes = diff_files(
         files,
         loaded,

@@ -63,6 +63,7 @@ class SqlParserResource(dg.ConfigurableResource):
     )
 
     _cache: ParseCache | None = PrivateAttr(default=None)
+    _schema_changed: bool = PrivateAttr(default=False)
 
     @field_validator("dialect")
     @classmethod
@@ -78,13 +79,14 @@ class SqlParserResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Once per step process, after its imports: the collector costs a third of parse time.
         tune_gc_for_parsing()
-        if self.cache_path:
-            path = Path(self.cache_path)
-        elif context.instance is not None:
-            path = default_cache_path(Path(context.instance.root_directory))
-        else:
+        if not self.cache_path and context.instance is None:
             raise dg.Failure("The parse cache needs a Dagster instance or cache_path")
-        self._cache = ParseCache(path)
+        root = Path(context.instance.root_directory) if context.instance else Path()
+        self._cache = ParseCache(self.cache_file(root))
+
+    def cache_file(self, instance_root: Path) -> Path:
+        """The parse cache's file for the Dagster instance whose root is ``instance_root``."""
+        return Path(self.cache_path) if self.cache_path else default_cache_path(instance_root)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._cache is not None:
@@ -133,5 +135,23 @@ class SqlParserResource(dg.ConfigurableResource):
         if self._cache is None:
             raise dg.Failure("The parse cache is not open")
         schema = parser.corpus_schema(files, self.configured_schema(), use_cache=use_cache)
+        previous = self._cache.latest_schema()
         self._cache.put_schema(schema)
+        self._schema_changed = previous is None or previous.digest != schema.digest
         return schema
+
+    def mark_stale(self, partitions: set[str], schema: SchemaIndex) -> None:
+        """Have the sensor request runs of ``partitions``, whose files were extracted against
+        other columns than ``schema`` gives (a DDL file of another partition changed)."""
+        if self._cache is not None and partitions:
+            self._cache.mark_stale(sorted(partitions), schema.digest)
+
+    @property
+    def schema_changed(self) -> bool:
+        """Whether the last ``plan_schema`` differs from the schema kept before it."""
+        return self._schema_changed
+
+    def clear_stale(self, partition: str) -> None:
+        """A run of ``partition`` plans against the current schema: no other one is needed."""
+        if self._cache is not None:
+            self._cache.clear_stale(partition)
