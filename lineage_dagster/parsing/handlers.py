@@ -27,6 +27,8 @@ from lineage_dagster.parsing.tables import (
 from lineage_dagster.parsing.walker import (
     CONDITION,
     KIND_NAMES,
+    NO_SCHEMA,
+    UNRESOLVED,
     ColumnWalker,
     Deps,
     Relation,
@@ -119,7 +121,7 @@ def _alter_kind(alter: exp.Alter) -> str:
 class _Result:
     """What one statement reads and writes (a plain class: built once per statement)."""
 
-    __slots__ = ("conditions", "edges", "kind", "sources", "targets")
+    __slots__ = ("conditions", "edges", "gaps", "kind", "sources", "targets")
 
     def __init__(self, kind: str, *, conditions: bool = True) -> None:
         self.kind = kind
@@ -127,6 +129,7 @@ class _Result:
         self.targets: list[str] = []
         self.edges: dict[tuple[str, str], str] = {}
         self.conditions = conditions  # record condition edges
+        self.gaps: dict[str, str] = {}  # target column -> why no column feeds it
 
     def add_edges(self, target: str, names: list[str], deps: list[Deps], rel: Relation) -> None:
         """Edges into ``target``'s columns (``target=""``: a query result, unqualified names)."""
@@ -134,9 +137,13 @@ class _Result:
         rank = {"condition": -1, "direct": 0, "expression": 1, "aggregation": 2}
         prefix = f"{target}." if target else ""
         target_columns = []
-        for name, column_deps in zip(names, deps, strict=False):
+        gaps = rel.gaps
+        for i, (name, column_deps) in enumerate(zip(names, deps, strict=False)):
             target_column = f"{prefix}{name}"
             target_columns.append(target_column)
+            if not column_deps and target:
+                reason = gaps.get(i) if gaps else None
+                self.gaps[target_column] = reason or (NO_SCHEMA if rel.stars else UNRESOLVED)
             for source, kind in column_deps.items():
                 key = (source, target_column)
                 kind_name = KIND_NAMES[kind]
@@ -146,6 +153,8 @@ class _Result:
         if rel.stars:
             target_column = f"{prefix}*"
             target_columns.append(target_column)
+            if target:
+                self.gaps[target_column] = NO_SCHEMA
             for star in rel.stars:
                 key = (f"{star}.*", target_column)
                 if key not in edges or edges[key] == CONDITION:
@@ -191,6 +200,7 @@ def statement_lineage(
     fields["targets"] = tuple(dict.fromkeys(result.targets))
     fields["column_lineage"] = edges
     fields["error"] = None
+    fields["gaps"] = tuple(sorted(result.gaps.items())) if result.gaps else ()
     return lineage
 
 

@@ -42,8 +42,8 @@ class Relation:
     """The columns a query (or table) produces, with the base columns each derives from."""
 
     __slots__ = (
-        "any_column", "base", "conditions", "deps", "folded", "index", "names", "star_union",
-        "stars", "tables",
+        "any_column", "base", "conditions", "deps", "folded", "gaps", "index", "names",
+        "star_union", "stars", "tables",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -63,6 +63,8 @@ class Relation:
         # still read from it when the query names it there (schemas lag behind tables).
         self.base: str | None = None
         self.folded: dict[str, int] | None = None  # lower-cased name -> index, built on demand
+        # Output columns (by position) that derive from no column, and why (see GAP_REASONS).
+        self.gaps: dict[int, str] | None = None
 
     def add(self, name: str, deps: Deps) -> None:
         """Append an output column."""
@@ -579,6 +581,10 @@ class ColumnWalker:
             deps = dict(deps)
         else:
             deps = self.expression_deps(inner, scope, ctes, rel)
+        if not deps:
+            if rel.gaps is None:
+                rel.gaps = {}
+            rel.gaps[len(rel.names)] = _gap_reason(inner, scope)
         rel.add(name, deps)
         scope.projections.setdefault(name, deps)
 
@@ -841,6 +847,26 @@ class ColumnWalker:
                 rel.conditions.update(column_deps)
 
 
+NO_SCHEMA, UNRESOLVED, NO_COLUMN_READ = "no_schema", "unresolved_column", "no_column_read"
+GAP_REASONS = (NO_SCHEMA, UNRESOLVED, NO_COLUMN_READ)
+"""Why an output column derives from no column: a table it may come from has unknown columns;
+no table in scope has a column of its name; it reads no column (a literal, ``COUNT(*)``)."""
+
+
+def _gap_reason(node: exp.Expr, scope: Scope) -> str:
+    """Why the output column computed by ``node`` derives from no column."""
+    columns = [node] if isinstance(node, exp.Column) else list(node.find_all(exp.Column))
+    if not any(not isinstance(column.this, exp.Star) for column in columns):
+        return NO_COLUMN_READ
+    current: Scope | None = scope
+    while current is not None:
+        for source in current.sources.values():
+            if source.stars or (source.gaps and NO_SCHEMA in source.gaps.values()):
+                return NO_SCHEMA
+        current = current.outer
+    return UNRESOLVED
+
+
 def _renamed(rel: Relation, alias: exp.Expr | None, namer: Namer) -> Relation:
     """Apply ``AS alias(c1, c2, ...)`` column names, positionally."""
     columns = alias.args.get("columns") if isinstance(alias, exp.TableAlias) else None
@@ -851,6 +877,7 @@ def _renamed(rel: Relation, alias: exp.Expr | None, namer: Namer) -> Relation:
     out.star_union = rel.star_union
     out.conditions = rel.conditions
     out.tables = rel.tables
+    out.gaps = rel.gaps
     for i, column in enumerate(columns):
         name = namer.column(column)
         deps = rel.deps[i] if i < len(rel.deps) else {}

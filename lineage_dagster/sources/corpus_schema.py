@@ -81,13 +81,13 @@ def load_catalog_file(path: Path) -> dict[str, list[str]]:
         except json.JSONDecodeError as exc:
             raise SchemaError(f"the catalog file {path} is not JSON: {exc}") from exc
         if isinstance(rows, dict):
-            return _mapping(rows, path)
+            return schema_mapping(rows, path)
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         raise SchemaError(f"the catalog file {path} holds neither rows nor a table mapping")
     return _from_rows(rows, path)
 
 
-def _mapping(data: dict[str, Any], path: Path, prefix: str = "") -> dict[str, list[str]]:
+def schema_mapping(data: dict[str, Any], path: Path, prefix: str = "") -> dict[str, list[str]]:
     """``{"db.table": columns}``, or sqlglot's nested ``{"db": {"table": {"col": "type"}}}``."""
     out: dict[str, list[str]] = {}
     for key, columns in data.items():
@@ -97,7 +97,7 @@ def _mapping(data: dict[str, Any], path: Path, prefix: str = "") -> dict[str, li
             and columns
             and all(isinstance(v, dict) for v in columns.values())
         ):
-            out.update(_mapping(columns, path, table))
+            out.update(schema_mapping(columns, path, table))
         elif isinstance(columns, (list, dict)):
             out[table] = [str(column) for column in columns]
         else:

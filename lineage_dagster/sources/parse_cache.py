@@ -80,6 +80,7 @@ def lineage_from_dict(data: dict[str, Any]) -> FileLineage:
                 targets=tuple(stmt["targets"]),
                 column_lineage=tuple(ColumnEdge(**edge) for edge in stmt["column_lineage"]),
                 error=StatementError(**stmt["error"]) if stmt["error"] else None,
+                gaps=tuple((target, reason) for target, reason in stmt.get("gaps", ())),
             )
             for stmt in data["statements"]
         ),

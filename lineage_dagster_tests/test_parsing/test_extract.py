@@ -34,8 +34,9 @@ def test_to_dict_is_the_documented_json_contract() -> None:
     assert data["schema_tables"] == ["raw.s"] and data["schema_digest"] == ""
     first, second = data["statements"]
     assert set(first) == {
-        "index", "line", "kind", "sources", "targets", "column_lineage", "error",
+        "index", "line", "kind", "sources", "targets", "column_lineage", "error", "gaps",
     }  # fmt: skip
+    assert first["gaps"] == []
     assert first["index"] == 0 and first["line"] == 1 and first["kind"] == "INSERT"
     assert first["sources"] == ["raw.s"] and first["targets"] == ["mart.t"]
     assert {"source": "raw.s.x", "target": "mart.t.a", "kind": "direct"} in first["column_lineage"]

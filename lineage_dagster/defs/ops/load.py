@@ -4,7 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from lineage_dagster.defs.assets import lineage_graph
-from lineage_dagster.defs.ops.parse import ParsedBatch
+from lineage_dagster.defs.ops.parse import ParsedBatch, coverage_metadata
 from lineage_dagster.defs.resources import (
     DagsterWebserverResource,
     FeatureFlagsResource,
@@ -84,6 +84,7 @@ def load_lineage(
         "cache_hits": sum(batch.cache_hits for batch in parsed),
         "cache_misses": sum(batch.cache_misses for batch in parsed),
         "failed_files": dg.MetadataValue.json(list(report.failed_files)),
+        **coverage_metadata(lineage),
     }
     context.add_output_metadata(metadata)
     # The catalog and the asset lineage view show each folder's load history.

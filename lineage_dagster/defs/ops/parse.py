@@ -1,5 +1,7 @@
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -10,7 +12,7 @@ from lineage_dagster.defs.resources import (
     SqlSourceResource,
 )
 from lineage_dagster.monitoring.run_metrics import parse_batch_metrics, peak_rss_mb
-from lineage_dagster.parsing.models import FileLineage
+from lineage_dagster.parsing.models import Coverage, FileLineage
 from lineage_dagster.sources.planning import ParseBatch
 
 
@@ -28,6 +30,30 @@ class ParsedBatch:
     def failed(self) -> tuple[FileLineage, ...]:
         """The files that could not be read or decoded at all."""
         return tuple(item for item in self.lineage if item.error is not None)
+
+
+COVERAGE_FILES_SHOWN = 100
+"""Files listed in a step's ``coverage_gaps`` metadata at most (those with the most gaps)."""
+
+
+def coverage_metadata(lineage: Sequence[FileLineage]) -> dict[str, Any]:
+    """Target columns with value lineage, only condition lineage and none (by reason), and the
+    files with columns of no lineage: how much lineage is silently missing, and where."""
+    coverages = [(item.path or "", item.coverage()) for item in lineage]
+    total = sum((coverage for _, coverage in coverages), Coverage())
+    gaps = sorted(
+        ((path, c) for path, c in coverages if c.none),
+        key=lambda pair: (-sum(n for _, n in pair[1].none), pair[0]),
+    )
+    return {
+        "columns_value_lineage": total.value,
+        "columns_condition_only": total.condition_only,
+        "columns_no_lineage": sum(n for _, n in total.none),
+        "columns_no_lineage_by_reason": dg.MetadataValue.json(dict(total.none)),
+        "coverage_gaps": dg.MetadataValue.json(
+            [{"path": path, **c.to_dict()} for path, c in gaps[:COVERAGE_FILES_SHOWN]]
+        ),
+    }
 
 
 @dg.op
@@ -68,6 +94,7 @@ def parse_sql_batch(
             "cache_misses": parsed.cache_misses,
             "parse_seconds": round(parsed.parse_seconds, 3),
             "peak_rss_mb": round(peak_rss_mb(), 1),
+            **coverage_metadata(lineage),
         }
     )
     if feature_flags.metrics:
