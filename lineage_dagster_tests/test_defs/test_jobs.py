@@ -151,8 +151,11 @@ def test_a_changed_ddl_in_one_folder_re_extracts_its_readers_in_another(
     (corpus / "ref").mkdir()
     (corpus / "ref" / "books.sql").write_text(BOOKS_DDL)
     (corpus / "risk" / "pnl.sql").write_text(PNL)
-    for partition in ("ref", "risk"):
-        assert ingest(ingest_instance, corpus, partition).success
+    runs = {partition: ingest(ingest_instance, corpus, partition) for partition in ("ref", "risk")}
+    assert all(run.success for run in runs.values())
+    # The run's coverage: every target column of risk's three files derives from a column.
+    metadata = runs["risk"].load_metadata
+    assert (metadata["columns_value_lineage"], metadata["columns_no_lineage"]) == (6, 0)
     # risk.exposure's columns come from its INSERT's list (book, value), ref.books' from the
     # DDL in another folder: every bare column of pnl.sql finds its table.
     assert ("risk.pnl.desk", "ref.books.desk", "direct") in derives_from(empty_graph)
@@ -168,6 +171,7 @@ def test_a_changed_ddl_in_one_folder_re_extracts_its_readers_in_another(
     assert again.success
     # Only the file that read ref.books is extracted and loaded again; its neighbours are not.
     assert (again.load_metadata["files_loaded"], again.load_metadata["cache_misses"]) == (1, 1)
+    assert again.load_metadata["columns_value_lineage"] == 2
     edges = derives_from(empty_graph)
     assert ("risk.pnl.desk", "ref.books.desk", "direct") not in edges
     # desk is now in neither table's declared columns, but only risk.exposure may have more.

@@ -41,6 +41,11 @@ SERIES = {
     f"lineage_neo4j_write_duration_seconds_count{{{RISK_LOAD}}}": "0+30x10",
     f"lineage_last_run_failed_files{{{RISK_LOAD}}}": "3 3 3 3 3 3 3 3 3 3 2",
     f"lineage_last_success_timestamp_seconds{{{RISK_LOAD}}}": "1700000000x10",
+    f'lineage_target_columns_total{{{RISK_0},lineage="value",reason=""}}': "0+9x10",
+    f'lineage_target_columns_total{{{RISK_1},lineage="value",reason=""}}': "0+3x10",
+    f'lineage_target_columns_total{{{RISK_0},lineage="condition_only",reason=""}}': "0+2x10",
+    f'lineage_target_columns_total{{{RISK_0},lineage="none",reason="no_schema"}}': "0+1x10",
+    f'lineage_target_columns_total{{{RISK_1},lineage="none",reason="no_schema"}}': "0+1x10",
 }
 # Panel title, refId -> expected samples at 10 minutes.
 EXPECTED = {
@@ -57,6 +62,12 @@ EXPECTED = {
     ("Neo4j write transaction time", "C"): [({}, 0.5)],
     ("Failed files in the last run", "A"): [({"partition": "risk"}, 2)],
     ("Last successful ingest per partition", "A"): [({"partition": "risk"}, 1.7e12)],
+    # 120 of 160 columns in the ten minutes; the rest by reason, summed over the steps.
+    ("Target columns with value lineage", "A"): [({}, 0.75)],
+    ("Target columns without value lineage, by reason", "A"): [
+        ({"lineage": "condition_only"}, 20),
+        ({"lineage": "none", "reason": "no_schema"}, 20),
+    ],
 }
 
 
