@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lineage_dagster.parsing import FileLineage
+from lineage_dagster.parsing.models import Coverage
 from lineage_dagster.sources.files import scan_files
 from lineage_dagster.sources.source_parser import SourceParser
 from lineage_dagster_tests.test_parsing.fixture_cases import FIXTURES, Case, load_cases
@@ -80,7 +81,8 @@ def test_tpc_query_with_the_folders_schema(folder: Path, case: Case) -> None:
 
 
 def test_value_lineage_of_ctas_columns_with_and_without_the_schema(folder: Path) -> None:
-    with_schema = value_lineage_share(_parse(folder, corpus_schema=True))
+    resolved = _parse(folder, corpus_schema=True)
+    with_schema = value_lineage_share(resolved)
     without = value_lineage_share(_parse(folder, corpus_schema=False))
     print(
         f"\nCTAS output columns with value lineage: {with_schema[0]}/{with_schema[1]} "
@@ -90,3 +92,8 @@ def test_value_lineage_of_ctas_columns_with_and_without_the_schema(folder: Path)
     assert with_schema[1] == without[1] >= 50
     assert with_schema[0] / with_schema[1] >= 0.95
     assert without[0] < with_schema[0]
+    # The coverage report agrees; the COUNT(*) columns have only their joins' and groups'
+    # condition lineage.
+    report = sum((file.coverage() for file in resolved.values()), Coverage())
+    assert (report.value, report.total) == with_schema
+    assert report.condition_only == with_schema[1] - with_schema[0] and not report.none
