@@ -487,6 +487,8 @@ def _handle_create(expression: exp.Create, result: _Result, script: ScriptState,
         declared = _listed_columns(schema_node, script.namer)
         if not declared and isinstance(query, exp.Query):
             declared = output_names(query, script.namer)
+            if declared is None and expression.args.get("with_") is None:
+                _declare_like(script, fqn, query)
         _declare(script, fqn, declared, complete=True)
     if isinstance(query, exp.Query) or clone is not None:
         rel = None
@@ -541,6 +543,28 @@ def _declare(script: ScriptState, table: str, columns: list[str] | None, *, comp
     """Record the columns a statement declares for ``table`` (see ``TableDeclaration``)."""
     if columns and table[0] not in "#@":
         script.declarations.append(TableDeclaration(table, tuple(columns), complete))
+
+
+def _declare_like(script: ScriptState, table: str, query: exp.Expr | None) -> None:
+    """``CREATE ... AS SELECT * FROM s``: ``table`` has the columns of ``s``, whatever they
+    are (one table, nothing else selected, no CTE of that name)."""
+    if not isinstance(query, exp.Select) or query.args.get("with_") or query.args.get("joins"):
+        return
+    if len(query.expressions) != 1 or not isinstance(query.expressions[0], exp.Star):
+        return
+    from_ = query.args.get("from_")
+    source = from_.this if from_ is not None else None
+    if not isinstance(source, exp.Table) or source.args.get("joins") or source.args.get("pivots"):
+        return
+    like = script.namer.table(source)
+    if (
+        like is not None
+        and like != table
+        and table[0] not in "#@"
+        and not script.namer.is_temp_name(like)
+        and like not in script.temp_tables
+    ):
+        script.declarations.append(TableDeclaration(table, (), True, like))
 
 
 def _to_table(create: exp.Create) -> exp.Table | None:

@@ -142,16 +142,24 @@ class TableDeclaration:
 
     ``CREATE TABLE t (...)``, the output of ``CREATE TABLE/VIEW ... AS SELECT`` and
     ``SELECT ... INTO t`` declare all of a table's columns (``complete``); the column list of
-    ``INSERT INTO t (...)`` declares some of them. Declarations never depend on a schema given
-    to the extractor, so a folder's declarations can be collected before extracting it.
+    ``INSERT INTO t (...)`` declares some of them. ``SELECT * FROM s`` (one table, nothing
+    else selected) declares the columns of ``s``, whatever they are: ``like`` names ``s`` and
+    ``columns`` is empty. Declarations never depend on a schema given to the extractor, so a
+    folder's declarations can be collected before extracting it.
     """
 
     table: str
     columns: tuple[str, ...]
     complete: bool = True
+    like: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"table": self.table, "columns": list(self.columns), "complete": self.complete}
+        return {
+            "table": self.table,
+            "columns": list(self.columns),
+            "complete": self.complete,
+            "like": self.like,
+        }
 
 
 @dataclass(frozen=True)

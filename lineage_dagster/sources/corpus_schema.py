@@ -45,8 +45,12 @@ def merge_declarations(
     """
     complete: dict[str, dict[str, None]] = {}
     partial: dict[str, dict[str, None]] = {}
+    likes: dict[str, str] = {}  # table -> the table whose columns it copies (the first one)
     for _, items in sorted(declarations, key=lambda pair: pair[0]):
         for item in items:
+            if item.like is not None:
+                likes.setdefault(item.table, item.like)
+                continue
             into = complete if item.complete else partial
             into.setdefault(item.table, {}).update(dict.fromkeys(item.columns))
     entries: dict[str, list[str]] = {table: list(cols) for table, cols in complete.items()}
@@ -55,7 +59,21 @@ def merge_declarations(
             entries[table] = [*cols, PARTIAL]
     for table, columns in (configured or {}).items():
         entries[table] = list(columns)
+    _copy_likes(entries, likes)
     return SchemaIndex(dict(sorted(entries.items())))
+
+
+def _copy_likes(entries: dict[str, list[str]], likes: dict[str, str]) -> None:
+    """Give each ``SELECT *`` copy the columns of its table, through chains of copies; a
+    table declared otherwise keeps its own columns, a copy of an unknown table gets none."""
+    pending = {table: like for table, like in likes.items() if table not in entries}
+    while pending:
+        done = {t: entries[like] for t, like in pending.items() if like in entries}
+        if not done:
+            return  # the rest copy unknown tables (or each other in a cycle)
+        for table, columns in done.items():
+            entries[table] = list(columns)
+            del pending[table]
 
 
 def load_catalog_file(path: Path) -> dict[str, list[str]]:

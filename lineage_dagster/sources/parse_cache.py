@@ -86,7 +86,9 @@ def lineage_from_dict(data: dict[str, Any]) -> FileLineage:
         ),
         error=StatementError(**data["error"]) if data.get("error") else None,
         declarations=tuple(
-            TableDeclaration(item["table"], tuple(item["columns"]), item["complete"])
+            TableDeclaration(
+                item["table"], tuple(item["columns"]), item["complete"], item.get("like")
+            )
             for item in data.get("declarations", ())
         ),
         schema_tables=tuple(data.get("schema_tables", ())),
@@ -143,13 +145,13 @@ class ParseCache:
         if row is None:
             return None
         return tuple(
-            TableDeclaration(table, tuple(columns), complete)
-            for table, columns, complete in orjson.loads(row[0])
+            TableDeclaration(table, tuple(columns), complete, like)
+            for table, columns, complete, like in orjson.loads(row[0])
         )
 
     def put_declarations(self, key: str, declarations: tuple[TableDeclaration, ...]) -> None:
         """Store the table declarations of one file content."""
-        value = orjson.dumps([[d.table, d.columns, d.complete] for d in declarations])
+        value = orjson.dumps([[d.table, d.columns, d.complete, d.like] for d in declarations])
         self._connection.execute(
             "INSERT OR REPLACE INTO declarations (key, value, created_at) VALUES (?, ?, ?)",
             (key, value, time.time()),

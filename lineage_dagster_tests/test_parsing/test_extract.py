@@ -30,7 +30,9 @@ def test_to_dict_is_the_documented_json_contract() -> None:
         "schema_digest",
     }  # fmt: skip
     assert data["dialect"] == "postgres" and data["error"] is None
-    assert data["declarations"] == [{"table": "mart.t", "columns": ["a"], "complete": False}]
+    assert data["declarations"] == [
+        {"table": "mart.t", "columns": ["a"], "complete": False, "like": None}
+    ]
     assert data["schema_tables"] == ["raw.s"] and data["schema_digest"] == ""
     first, second = data["statements"]
     assert set(first) == {

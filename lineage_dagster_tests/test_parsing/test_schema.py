@@ -9,7 +9,12 @@ from lineage_dagster.parsing import SchemaIndex, TableDeclaration, extract_linea
 
 def _declarations(sql: str, **options: object) -> list[tuple[str, tuple[str, ...], bool]]:
     lineage = extract_lineage(sql, **options)  # type: ignore[arg-type]
-    return [(d.table, d.columns, d.complete) for d in lineage.declarations]
+    return [(d.table, d.columns, d.complete) for d in lineage.declarations if d.like is None]
+
+
+def _likes(sql: str, **options: object) -> list[tuple[str, str | None]]:
+    lineage = extract_lineage(sql, **options)  # type: ignore[arg-type]
+    return [(d.table, d.like) for d in lineage.declarations if d.like is not None]
 
 
 def test_ddl_ctas_views_select_into_and_insert_lists_declare_columns() -> None:
@@ -31,16 +36,28 @@ def test_ddl_ctas_views_select_into_and_insert_lists_declare_columns() -> None:
     ]
 
 
+def test_a_star_over_one_table_declares_a_copy_of_its_columns_and_other_stars_nothing() -> None:
+    sql = """
+    CREATE VIEW mart.open AS SELECT * FROM raw.orders WHERE status = 'O';
+    CREATE TABLE mart.snap AS SELECT * FROM mart.open;
+    CREATE TABLE mart.joined AS SELECT * FROM raw.orders JOIN raw.refunds ON 1 = 1;
+    CREATE TABLE mart.more AS SELECT *, 1 AS one FROM raw.orders;
+    CREATE VIEW mart.cte AS WITH c AS (SELECT 1 AS z) SELECT * FROM c;
+    """
+    assert _likes(sql) == [("mart.open", "raw.orders"), ("mart.snap", "mart.open")]
+    assert _declarations(sql) == []
+
+
 def test_stars_temporary_tables_and_unlisted_inserts_declare_nothing() -> None:
     sql = """
-    CREATE TABLE mart.all_cols AS SELECT * FROM raw.orders;
+    CREATE TABLE mart.all_cols AS SELECT a.* FROM raw.orders a JOIN raw.refunds r ON 1 = 1;
     CREATE TEMP TABLE scratch (a INT);
     CREATE TABLE stage.t (a INT);
     INSERT INTO mart.x SELECT a FROM stage.t;
     DROP TABLE stage.t;
     INSERT INTO #tmp (a) SELECT 1;
     """
-    assert _declarations(sql, dialect="tsql") == []
+    assert extract_lineage(sql, dialect="tsql").declarations == ()
 
 
 def test_declared_names_follow_the_dialect_and_use() -> None:
@@ -52,10 +69,14 @@ def test_declared_names_follow_the_dialect_and_use() -> None:
 
 def test_declarations_do_not_depend_on_a_schema() -> None:
     sql = "CREATE TABLE mart.t AS SELECT * FROM raw.s; CREATE TABLE mart.u AS SELECT a FROM raw.s"
-    without = _declarations(sql)
-    with_schema = _declarations(sql, schema={"raw.s": ["a", "b"]})
-    tables_only = _declarations(sql, columns=False)
-    assert without == with_schema == tables_only == [("mart.u", ("a",), True)]
+    without = extract_lineage(sql).declarations
+    with_schema = extract_lineage(sql, schema={"raw.s": ["a", "b"]}).declarations
+    tables_only = extract_lineage(sql, columns=False).declarations
+    assert without == with_schema == tables_only
+    assert [(d.table, d.columns, d.like) for d in without] == [
+        ("mart.t", (), "raw.s"),
+        ("mart.u", ("a",), None),
+    ]
 
 
 def test_index_matches_case_and_unique_longer_names_never_guesses() -> None:
@@ -129,4 +150,4 @@ def test_lookups_are_recorded_and_their_digest_follows_the_entries() -> None:
 
 def test_declaration_round_trips_through_to_dict() -> None:
     item = TableDeclaration("raw.t", ("a",), complete=False)
-    assert item.to_dict() == {"table": "raw.t", "columns": ["a"], "complete": False}
+    assert item.to_dict() == {"table": "raw.t", "columns": ["a"], "complete": False, "like": None}

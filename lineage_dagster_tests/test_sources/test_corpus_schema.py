@@ -36,6 +36,29 @@ def test_complete_declarations_win_over_insert_lists_and_the_catalog_over_both()
     assert schema.entries == {"c": ["k"], "t": ["a", "b"], "u": ["p", "q", "*"]}
 
 
+def test_star_copies_take_their_tables_columns_through_chains() -> None:
+    schema = merge_declarations(
+        [
+            ("views.sql", [TableDeclaration("v2", (), like="v1")]),
+            ("views.sql", [TableDeclaration("v1", (), like="t")]),
+            ("ddl.sql", [TableDeclaration("t", ("a", "b")), TableDeclaration("p", ("x",), False)]),
+            (
+                "more.sql",
+                [TableDeclaration("w", (), like="p"), TableDeclaration("z", (), like="?")],
+            ),
+            ("own.sql", [TableDeclaration("v3", ("k",)), TableDeclaration("v3", (), like="t")]),
+        ]
+    )
+    assert schema.entries == {
+        "p": ["x", "*"],
+        "t": ["a", "b"],
+        "v1": ["a", "b"],
+        "v2": ["a", "b"],
+        "v3": ["k"],  # declared with its own columns: those win
+        "w": ["x", "*"],  # a copy of a partial table is partial
+    }
+
+
 def test_merge_does_not_depend_on_the_order_files_come_in() -> None:
     items = [
         ("x.sql", [TableDeclaration("t", ("a",))]),
@@ -159,3 +182,23 @@ def test_plan_reloads_an_unchanged_file_whose_tables_changed_columns() -> None:
     changed = diff_files(current, loaded, extractor_version="v", schema=after)
     assert [f.path for f in changed.to_load] == ["risk/pnl.sql"]
     assert diff_files(current, loaded, extractor_version="v").to_load == ()
+
+
+def test_a_view_over_a_star_resolves_its_readers(tmp_path: Path) -> None:
+    root = tmp_path / "sql"
+    (root / "ddl").mkdir(parents=True)
+    (root / "ddl" / "t.sql").write_text(
+        "CREATE TABLE raw.t (id INT, amount INT);\n"
+        "CREATE VIEW mart.v AS SELECT * FROM raw.t WHERE amount > 0;\n"
+    )
+    (root / "ddl" / "u.sql").write_text("CREATE TABLE raw.u (uid INT, ccy TEXT);\n")
+    (root / "q.sql").write_text(
+        "INSERT INTO out SELECT amount, ccy FROM mart.v JOIN raw.u ON id = uid;\n"
+    )
+    files, _ = scan_files(root)
+    schema = SourceParser(root).corpus_schema(files)
+    lineage, _ = SourceParser(root, schema=schema).parse("q.sql")
+    edges = {
+        (e.source, e.target) for e in lineage.statements[0].column_lineage if e.kind != "condition"
+    }
+    assert edges == {("mart.v.amount", "out.amount"), ("raw.u.ccy", "out.ccy")}
