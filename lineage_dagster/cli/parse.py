@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 import orjson
@@ -18,8 +18,10 @@ from lineage_dagster.parsing import (
     DialectMap,
     FileLineage,
     LineageError,
+    SchemaIndex,
     SqlFileError,
     StatementError,
+    TableDeclaration,
     UnknownDialectError,
     compiled_sqlglot,
     extract_file,
@@ -27,7 +29,9 @@ from lineage_dagster.parsing import (
 )
 from lineage_dagster.parsing.dialects import get_dialect
 from lineage_dagster.parsing.extract import DEFAULT_MAX_BYTES
+from lineage_dagster.parsing.models import Coverage
 from lineage_dagster.parsing.names import Namer, normalize_schema
+from lineage_dagster.sources.corpus_schema import merge_declarations, schema_mapping
 
 
 def _dialect_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -92,6 +96,12 @@ def iter_sql_files(paths: tuple[Path, ...]) -> Iterator[tuple[Path, Path | None]
     help="Leave out condition edges (filter and join columns).",
 )
 @click.option(
+    "--corpus-schema",
+    is_flag=True,
+    help="Resolve * and bare columns against the columns the given files declare (CREATE TABLE, "
+    "CTAS and view outputs, INSERT column lists), as ingestion does; --schema tables win.",
+)
+@click.option(
     "--max-bytes",
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_BYTES,
@@ -109,6 +119,7 @@ def parse_command(
     no_columns: bool,
     no_conditions: bool,
     max_bytes: int,
+    corpus_schema: bool,
 ) -> None:
     """Print the table- and column-level lineage of SQL files (folders: every *.sql).
 
@@ -145,9 +156,19 @@ def parse_command(
     failed = False
     out = sys.stdout
     first = True
+    total = Coverage()
+    files = list(iter_sql_files(paths))
+    used_schema: dict[str, Any] | SchemaIndex | None = schema
+    if corpus_schema:
+        try:
+            configured = schema_mapping(schema, schema_file or Path()) if schema else None
+        except LineageError as exc:
+            raise click.UsageError(str(exc)) from exc
+        declared = _declarations(files, dialect_map, dialect, default_schema, default_catalog)
+        used_schema = merge_declarations(declared, configured)
     if output_format == "json":
         out.write("[")
-    for path, root in iter_sql_files(paths):
+    for path, root in files:
         file_dialect = (dialect_map.dialect_for(path, root) if dialect_map else None) or dialect
         try:
             lineage = extract_file(
@@ -155,7 +176,7 @@ def parse_command(
                 dialect=file_dialect,
                 default_schema=default_schema,
                 default_catalog=default_catalog,
-                schema=schema,
+                schema=used_schema,
                 columns=not no_columns,
                 conditions=not no_conditions,
                 max_bytes=max_bytes,
@@ -173,11 +194,39 @@ def parse_command(
             out.write(orjson.dumps(lineage.to_dict()).decode())
         else:
             _write_table(lineage, out)
+            total += lineage.coverage()
         first = False
     if output_format == "json":
         out.write("\n]\n" if not first else "]\n")
+    elif total.total:
+        out.write(f"total target columns: {describe_coverage(total)}\n")
     out.flush()
     sys.exit(1 if failed else 0)
+
+
+def _declarations(
+    files: list[tuple[Path, Path | None]],
+    dialect_map: DialectMap | None,
+    dialect: str | None,
+    default_schema: str | None,
+    default_catalog: str | None,
+) -> list[tuple[str, tuple[TableDeclaration, ...]]]:
+    """The columns each file declares (see the pipeline's folder schema)."""
+    declared = []
+    for path, root in files:
+        file_dialect = (dialect_map.dialect_for(path, root) if dialect_map else None) or dialect
+        try:
+            lineage = extract_file(
+                path,
+                dialect=file_dialect,
+                default_schema=default_schema,
+                default_catalog=default_catalog,
+                columns=False,
+            )
+        except LineageError:
+            continue  # reported when the file is extracted
+        declared.append((str(path), lineage.declarations))
+    return declared
 
 
 def _file_error(path: Path, dialect: str | None, exc: Exception) -> FileLineage:
@@ -203,6 +252,18 @@ def _write_table(lineage: FileLineage, out: TextIO) -> None:
         targets = ", ".join(stmt.targets) or "-"
         columns = f"  ({len(stmt.column_lineage)} column edges)" if stmt.column_lineage else ""
         out.write(f"{head}  {stmt.kind:<24} {sources} -> {targets}{columns}\n")
+    coverage = lineage.coverage()
+    if coverage.total:
+        out.write(f"{lineage.path}: target columns: {describe_coverage(coverage)}\n")
+
+
+def describe_coverage(coverage: Coverage) -> str:
+    """``5 value, 1 condition only, 2 none (no_schema 1, no_column_read 1)``."""
+    none = sum(count for _, count in coverage.none)
+    reasons = ", ".join(f"{reason} {count}" for reason, count in coverage.none)
+    return f"{coverage.value} value, {coverage.condition_only} condition only, {none} none" + (
+        f" ({reasons})" if reasons else ""
+    )
 
 
 def _where(error: StatementError) -> str:

@@ -2,12 +2,13 @@ import hashlib
 import json
 import time
 import warnings
+from pathlib import Path
 
 import dagster as dg
 
 from lineage_dagster.defs.jobs import ingest_sql_job
 from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME, source_partitions_def
-from lineage_dagster.defs.resources import SqlSourceResource
+from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
 from lineage_dagster.defs.settings import FLAG_WARNING, SENSOR_INTERVAL_SECONDS
 from lineage_dagster.parsing import SqlFileError
 from lineage_dagster.parsing.version import EXTRACTOR_VERSION
@@ -18,6 +19,7 @@ from lineage_dagster.sources.files import (
     split_partitions,
     stat_listing,
 )
+from lineage_dagster.sources.parse_cache import ParseCache
 
 # dagster 1.13's @sensor hands SensorDefinition its beta `owners` parameter even when unset, which
 # printed a BetaWarning in every process that loads the code location.
@@ -52,6 +54,22 @@ def _content_digest(sql_source: SqlSourceResource, partition: str) -> tuple[str,
     return _digest([EXTRACTOR_VERSION, states]), len(states)
 
 
+def _stale_partitions(
+    context: dg.SensorEvaluationContext, sql_parser: SqlParserResource
+) -> dict[str, str]:
+    """Partitions a plan step marked for re-extraction (the folder's schema changed)."""
+    if not sql_parser.corpus_schema:
+        return {}
+    path = sql_parser.cache_file(Path(context.instance.root_directory))
+    if not path.exists():
+        return {}
+    cache = ParseCache(path)
+    try:
+        return cache.stale_partitions()
+    finally:
+        cache.close()
+
+
 @dg.sensor(
     job=ingest_sql_job,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
@@ -60,9 +78,12 @@ def _content_digest(sql_source: SqlSourceResource, partition: str) -> tuple[str,
     "were added, changed or deleted.",
 )
 def sql_folder_sensor(
-    context: dg.SensorEvaluationContext, sql_source: SqlSourceResource
+    context: dg.SensorEvaluationContext,
+    sql_source: SqlSourceResource,
+    sql_parser: SqlParserResource,
 ) -> dg.SensorResult | dg.SkipReason:
-    """List and hash files only (parsing happens in the run); request runs for changed folders.
+    """List and hash files only (parsing happens in the run); request runs for changed folders,
+    and for folders whose files read a table whose columns a run of another folder changed.
 
     The cursor maps each partition to ``[stat digest, content digest]``: a quiet tick only stats
     files, and content is hashed only where sizes or mtimes moved. Both digests include the
@@ -104,6 +125,16 @@ def sql_folder_sensor(
                 tags={"lineage/files": str(file_count)},
             )
         )
+    requested = {request.partition_key for request in run_requests}
+    for partition, schema in sorted(_stale_partitions(context, sql_parser).items()):
+        if partition not in requested and partition in partitions:
+            run_requests.append(
+                dg.RunRequest(
+                    run_key=f"{partition}:schema:{schema[:16]}",
+                    partition_key=partition,
+                    tags={"lineage/reason": "schema"},
+                )
+            )
     known = set(context.instance.get_dynamic_partitions(SOURCE_PARTITIONS_NAME))
     new_partitions = sorted({str(request.partition_key) for request in run_requests} - known)
     elapsed = time.perf_counter() - started

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from neo4j import ManagedTransaction, Session
 
     from lineage_dagster.parsing.models import ColumnEdge, StatementLineage
+    from lineage_dagster.parsing.schema import SchemaIndex
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +152,8 @@ def transform_lineage(
                 "sha256": lineage.sha256,
                 "dialect": lineage.dialect,
                 "extractor_version": extractor_version,
+                "schema_tables": list(lineage.schema_tables),
+                "schema_digest": lineage.schema_digest,
                 "statement_count": len(lineage.statements),
                 "error_count": len(lineage.errors),
                 "status": "partial" if lineage.errors else "ok",
@@ -265,6 +268,8 @@ def _failed_file_row(path: str, error: StatementError, extractor_version: str | 
         "sha256": None,
         "dialect": None,
         "extractor_version": extractor_version,
+        "schema_tables": [],
+        "schema_digest": "",
         "statement_count": 0,
         "error_count": 1,
         "status": "failed",
@@ -414,13 +419,32 @@ def _run_schema_statement(tx: ManagedTransaction, statement: str) -> None:
     tx.run(statement).consume()
 
 
+def get_stale_partitions(session: Session, partition: str, schema: SchemaIndex) -> set[str]:
+    """The partitions other than ``partition`` holding a file that looked up a table whose
+    columns in ``schema`` differ from those it was extracted against."""
+    records = session.execute_read(
+        lambda tx: list(tx.run(queries.GET_SCHEMA_READERS, partition=partition))
+    )
+    return {
+        record["partition"]
+        for record in records
+        if schema.digest_of(record["schema_tables"]) != (record["schema_digest"] or "")
+    }
+
+
 def get_loaded_files(session: Session, partition: str) -> dict[str, LoadedFile]:
     """The files of ``partition`` the graph holds, by path."""
     records = session.execute_read(
         lambda tx: list(tx.run(queries.GET_LOADED_FILES, partition=partition))
     )
     return {
-        record["path"]: LoadedFile(record["path"], record["sha256"], record["extractor_version"])
+        record["path"]: LoadedFile(
+            record["path"],
+            record["sha256"],
+            record["extractor_version"],
+            tuple(record["schema_tables"] or ()),
+            record["schema_digest"] or "",
+        )
         for record in records
     }
 

@@ -101,6 +101,8 @@ SET f.partition = row.partition,
     f.sha256 = row.sha256,
     f.dialect = row.dialect,
     f.extractor_version = row.extractor_version,
+    f.schema_tables = row.schema_tables,
+    f.schema_digest = row.schema_digest,
     f.statement_count = row.statement_count,
     f.error_count = row.error_count,
     f.status = row.status,
@@ -111,7 +113,14 @@ SET f.partition = row.partition,
 
 GET_LOADED_FILES = """
 MATCH (f:SqlFile {partition: $partition})
-RETURN f.path AS path, f.sha256 AS sha256, f.extractor_version AS extractor_version
+RETURN f.path AS path, f.sha256 AS sha256, f.extractor_version AS extractor_version,
+       f.schema_tables AS schema_tables, f.schema_digest AS schema_digest
+"""
+
+GET_SCHEMA_READERS = """
+MATCH (f:SqlFile)
+WHERE f.partition <> $partition AND size(coalesce(f.schema_tables, [])) > 0
+RETURN f.partition AS partition, f.schema_tables AS schema_tables, f.schema_digest AS schema_digest
 """
 
 GET_FAILED_FILES = """

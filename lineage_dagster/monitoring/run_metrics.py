@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from lineage_dagster.parsing.models import FileLineage
+from lineage_dagster.parsing.models import Coverage, FileLineage
 
 FILE_STATUSES = ("ok", "partial", "failed")
 """A file's outcome, as its ``SqlFile.status`` in the graph."""
@@ -90,6 +90,13 @@ PARSE_BATCH_FILES = MetricSpec(
     "Files in one parse batch.",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
 )
+TARGET_COLUMNS = MetricSpec(
+    "lineage_target_columns_total",
+    "counter",
+    "Target columns of parsed statements by lineage (value, condition_only, none) and, for "
+    "none, why (no_schema, unresolved_column, no_column_read, unsupported, unparsed).",
+    ("lineage", "reason"),
+)
 NEO4J_WRITE_DURATION = MetricSpec(
     "lineage_neo4j_write_duration_seconds",
     "histogram",
@@ -137,6 +144,7 @@ METRICS: tuple[MetricSpec, ...] = (
     CACHE_MISSES,
     PARSE_BATCH_DURATION,
     PARSE_BATCH_FILES,
+    TARGET_COLUMNS,
     NEO4J_WRITE_DURATION,
     NEO4J_RELATIONSHIPS,
     FILES_DELETED,
@@ -264,6 +272,11 @@ def parse_batch_metrics(
     step.inc(CACHE_MISSES, cache_misses)
     step.observe(PARSE_BATCH_DURATION, seconds)
     step.observe(PARSE_BATCH_FILES, len(statuses))
+    coverage = sum((item.coverage() for item in lineage), Coverage())
+    step.inc(TARGET_COLUMNS, coverage.value, lineage="value", reason="")
+    step.inc(TARGET_COLUMNS, coverage.condition_only, lineage="condition_only", reason="")
+    for reason, count in coverage.none:
+        step.inc(TARGET_COLUMNS, count, lineage="none", reason=reason)
     return step
 
 

@@ -8,6 +8,7 @@ The modules, in the order a script meets them:
 - ``handlers``: the lineage of one statement, by a handler per kind of statement, with
   ``tables`` (the tables it reads) and ``walker`` (the lineage of its columns).
 - ``script_state``: what earlier statements tell later ones (temporary tables...).
+- ``schema``: known columns shared by many scripts, and what each script looked up.
 - ``models``: the frozen values returned; ``errors``: the errors raised.
 - ``tuning``: process settings for bulk parsing; ``version``: part of every cache key.
 
@@ -38,7 +39,14 @@ from lineage_dagster.parsing.extract import (
     extract_lineage,
     read_sql_file,
 )
-from lineage_dagster.parsing.models import ColumnEdge, FileLineage, StatementError, StatementLineage
+from lineage_dagster.parsing.models import (
+    ColumnEdge,
+    FileLineage,
+    StatementError,
+    StatementLineage,
+    TableDeclaration,
+)
+from lineage_dagster.parsing.schema import SchemaIndex
 from lineage_dagster.parsing.tuning import compiled_sqlglot, tune_gc_for_parsing
 from lineage_dagster.parsing.version import EXTRACTOR_VERSION
 
@@ -51,11 +59,13 @@ __all__ = [
     "FileLineage",
     "LineageError",
     "SchemaError",
+    "SchemaIndex",
     "SqlDecodeError",
     "SqlFileError",
     "SqlFileTooLargeError",
     "StatementError",
     "StatementLineage",
+    "TableDeclaration",
     "UnknownDialectError",
     "compiled_sqlglot",
     "decode_sql",

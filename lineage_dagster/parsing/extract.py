@@ -27,6 +27,7 @@ from lineage_dagster.parsing.models import (
     StatementLineage,
 )
 from lineage_dagster.parsing.names import Namer, normalize_schema
+from lineage_dagster.parsing.schema import SchemaIndex, SchemaLookups
 from lineage_dagster.parsing.script_state import ScriptState
 from lineage_dagster.parsing.statements import parse_statements
 from lineage_dagster.parsing.tuning import warn_if_not_compiled
@@ -57,7 +58,7 @@ def extract_lineage(
     *,
     dialect: str | None = None,
     default_schema: str | None = None,
-    schema: Mapping[str, Any] | None = None,
+    schema: Mapping[str, Any] | SchemaIndex | None = None,
     columns: bool = True,
     conditions: bool = True,
     path: str | None = None,
@@ -74,8 +75,10 @@ def extract_lineage(
         default_catalog: A default catalog (BigQuery project, Snowflake database) alone:
             ``schema.table`` names get it; with ``default_schema="db"``, same as
             ``"catalog.db"``.
-        schema: ``{"db.table": [columns] | {column: type}}``; resolves ``SELECT *`` and
-            unqualified columns. Without it columns are never invented.
+        schema: ``{"db.table": [columns] | {column: type}}``, normalised for this script's
+            dialect, or a :class:`~lineage_dagster.parsing.schema.SchemaIndex` shared by many
+            scripts (names already normalised); resolves ``SELECT *`` and unqualified
+            columns. Without it columns are never invented.
         columns: Extract column lineage (``False``: table level only, faster).
         conditions: Record ``condition`` edges (the columns of filters and joins, to every
             target column); ``False`` keeps only the edges that carry values.
@@ -113,7 +116,7 @@ def extract_file(
     *,
     dialect: str | None = None,
     default_schema: str | None = None,
-    schema: Mapping[str, Any] | None = None,
+    schema: Mapping[str, Any] | SchemaIndex | None = None,
     columns: bool = True,
     conditions: bool = True,
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -143,7 +146,7 @@ def extract_bytes(
     sha256: str | None = None,
     dialect: str | None = None,
     default_schema: str | None = None,
-    schema: Mapping[str, Any] | None = None,
+    schema: Mapping[str, Any] | SchemaIndex | None = None,
     columns: bool = True,
     conditions: bool = True,
     default_catalog: str | None = None,
@@ -236,7 +239,7 @@ def _extract(
     digest: str,
     dialect_name: str | None,
     defaults: tuple[str | None, str | None],
-    schema: Mapping[str, Any] | None,
+    schema: Mapping[str, Any] | SchemaIndex | None,
     columns: bool,
     conditions: bool,
     path: str | None,
@@ -244,7 +247,10 @@ def _extract(
     _warn_once_if_not_compiled()
     dialect = get_dialect(dialect_name)
     namer = Namer(dialect, *defaults)
-    script = ScriptState(namer, normalize_schema(schema, namer), columns, conditions)
+    if not isinstance(schema, SchemaIndex):
+        schema = SchemaIndex(normalize_schema(schema, namer))
+    lookups = SchemaLookups(schema, lambda name: namer.name(name, quoted=False))
+    script = ScriptState(namer, lookups, columns, conditions)
     upper = sql.upper()
     script.script_temps = _dropped_later(sql, upper, namer)
     # SELECT counts below read ``upper`` at the offsets of ``sql``.
@@ -301,7 +307,16 @@ def _extract(
         _release(parsed.expression)
     if script.temp_writes:
         add_temp_outputs(statements, script)
-    return FileLineage(path, digest, dialect_name, tuple(statements))
+    return FileLineage(
+        path,
+        digest,
+        dialect_name,
+        tuple(statements),
+        None,
+        tuple(script.declarations),
+        tuple(sorted(lookups.seen)),
+        lookups.digest(),
+    )
 
 
 def _release(tree: exp.Expr) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from lineage_dagster.parsing.models import ColumnEdge, StatementLineage
+from lineage_dagster.parsing.models import ColumnEdge, StatementLineage, TableDeclaration
 from lineage_dagster.parsing.names import split_column
 from lineage_dagster.parsing.tables import (
     dropped_at,
@@ -28,10 +28,13 @@ from lineage_dagster.parsing.tables import (
 from lineage_dagster.parsing.walker import (
     CONDITION,
     KIND_NAMES,
+    NO_SCHEMA,
+    UNRESOLVED,
     ColumnWalker,
     Deps,
     Relation,
     Scope,
+    output_names,
 )
 
 if TYPE_CHECKING:
@@ -119,7 +122,7 @@ def _alter_kind(alter: exp.Alter) -> str:
 class _Result:
     """What one statement reads and writes (a plain class: built once per statement)."""
 
-    __slots__ = ("conditions", "edges", "kind", "sources", "targets")
+    __slots__ = ("conditions", "edges", "gaps", "kind", "sources", "targets")
 
     def __init__(self, kind: str, *, conditions: bool = True) -> None:
         self.kind = kind
@@ -127,6 +130,7 @@ class _Result:
         self.targets: list[str] = []
         self.edges: dict[tuple[str, str], str] = {}
         self.conditions = conditions  # record condition edges
+        self.gaps: dict[str, str] = {}  # target column -> why no column feeds it
 
     def add_edges(self, target: str, names: list[str], deps: list[Deps], rel: Relation) -> None:
         """Edges into ``target``'s columns (``target=""``: a query result, unqualified names)."""
@@ -134,9 +138,13 @@ class _Result:
         rank = {"condition": -1, "direct": 0, "expression": 1, "aggregation": 2}
         prefix = f"{target}." if target else ""
         target_columns = []
-        for name, column_deps in zip(names, deps, strict=False):
+        gaps = rel.gaps
+        for i, (name, column_deps) in enumerate(zip(names, deps, strict=False)):
             target_column = f"{prefix}{name}"
             target_columns.append(target_column)
+            if not column_deps and target:
+                reason = gaps.get(i) if gaps else None
+                self.gaps[target_column] = reason or (NO_SCHEMA if rel.stars else UNRESOLVED)
             for source, kind in column_deps.items():
                 key = (source, target_column)
                 kind_name = KIND_NAMES[kind]
@@ -146,6 +154,8 @@ class _Result:
         if rel.stars:
             target_column = f"{prefix}*"
             target_columns.append(target_column)
+            if target:
+                self.gaps[target_column] = NO_SCHEMA
             for star in rel.stars:
                 key = (f"{star}.*", target_column)
                 if key not in edges or edges[key] == CONDITION:
@@ -191,6 +201,7 @@ def statement_lineage(
     fields["targets"] = tuple(dict.fromkeys(result.targets))
     fields["column_lineage"] = edges
     fields["error"] = None
+    fields["gaps"] = tuple(sorted(result.gaps.items())) if result.gaps else ()
     return lineage
 
 
@@ -329,6 +340,8 @@ def _handle_query(expression: exp.Expr, result: _Result, script: ScriptState, li
         return
     temp = bool(into.args.get("temporary")) or script.namer.is_temp_name(fqn)
     temp = temp or is_script_temp(fqn, line, script)
+    if not temp:
+        _declare(script, fqn, output_names(expression, script.namer), complete=True)
     rel: Relation | None = None
     if script.columns:
         # Evaluate the query without its INTO clause.
@@ -379,6 +392,8 @@ def _handle_insert(expression: exp.Insert, result: _Result, script: ScriptState,
         if query is not None:
             rel = walker.query(query, ctes)
     temp = script.namer.is_temp_name(target) or target in script.temp_tables
+    if not temp:
+        _declare(script, target, _listed_columns(expression.this, script.namer), complete=False)
     _write(result, script, target, temp, rel, columns, sources, replace=False)
 
 
@@ -432,6 +447,8 @@ def _handle_multi_insert(
             elif query is not None:
                 rel = walker.query(query, {})
         temp = script.namer.is_temp_name(target) or target in script.temp_tables
+        if not temp:
+            _declare(script, target, _listed_columns(insert.this, script.namer), complete=False)
         _write(result, script, target, temp, rel, columns, sources, replace=False)
 
 
@@ -467,6 +484,13 @@ def _handle_create(expression: exp.Create, result: _Result, script: ScriptState,
         columns = columns or None
     query = expression.expression
     clone = expression.args.get("clone")
+    if not temp and to_table is None and clone is None:
+        declared = _listed_columns(schema_node, script.namer)
+        if not declared and isinstance(query, exp.Query):
+            declared = output_names(query, script.namer)
+            if declared is None and expression.args.get("with_") is None:
+                _declare_like(script, fqn, query)
+        _declare(script, fqn, declared, complete=True)
     if isinstance(query, exp.Query) or clone is not None:
         rel = None
         if script.columns:
@@ -503,6 +527,45 @@ def _handle_create(expression: exp.Create, result: _Result, script: ScriptState,
     if sources and script.columns:
         for source in sorted(sources):
             result.edges[(f"{source}.*", f"{fqn}.*")] = "direct"
+
+
+def _listed_columns(node: exp.Expr | None, namer: Namer) -> list[str] | None:
+    """The column names of ``t (a INT, b)`` (a definition or an INSERT's list), if any."""
+    if not isinstance(node, exp.Schema):
+        return None
+    return [
+        namer.column(c.this if isinstance(c, exp.ColumnDef) else c)
+        for c in node.expressions
+        if isinstance(c, (exp.ColumnDef, exp.Identifier))
+    ] or None
+
+
+def _declare(script: ScriptState, table: str, columns: list[str] | None, *, complete: bool) -> None:
+    """Record the columns a statement declares for ``table`` (see ``TableDeclaration``)."""
+    if columns and table[0] not in "#@":
+        script.declarations.append(TableDeclaration(table, tuple(columns), complete))
+
+
+def _declare_like(script: ScriptState, table: str, query: exp.Expr | None) -> None:
+    """``CREATE ... AS SELECT * FROM s``: ``table`` has the columns of ``s``, whatever they
+    are (one table, nothing else selected, no CTE of that name)."""
+    if not isinstance(query, exp.Select) or query.args.get("with_") or query.args.get("joins"):
+        return
+    if len(query.expressions) != 1 or not isinstance(query.expressions[0], exp.Star):
+        return
+    from_ = query.args.get("from_")
+    source = from_.this if from_ is not None else None
+    if not isinstance(source, exp.Table) or source.args.get("joins") or source.args.get("pivots"):
+        return
+    like = script.namer.table(source)
+    if (
+        like is not None
+        and like != table
+        and table[0] not in "#@"
+        and not script.namer.is_temp_name(like)
+        and like not in script.temp_tables
+    ):
+        script.declarations.append(TableDeclaration(table, (), True, like))
 
 
 def _to_table(create: exp.Create) -> exp.Table | None:

@@ -9,10 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lineage_dagster.parsing.schema import PARTIAL
+
 if TYPE_CHECKING:
     from sqlglot import exp
 
+    from lineage_dagster.parsing.models import TableDeclaration
     from lineage_dagster.parsing.names import Namer
+    from lineage_dagster.parsing.schema import SchemaLookups
     from lineage_dagster.parsing.walker import Relation
 
 
@@ -22,14 +26,14 @@ class ScriptState:
 
     >>> from sqlglot.dialects.dialect import Dialect
     >>> from lineage_dagster.parsing.names import Namer
-    >>> script = ScriptState(Namer(Dialect()), {"raw.t": ["a"]}, columns=True)
+    >>> script = ScriptState(Namer(Dialect()), {"raw.t": ["a"], "raw.p": ["b", "*"]}, True)
     >>> script.created["mart.u"] = ["b"]
-    >>> script.columns_of("mart.u"), script.columns_of("raw.t"), script.columns_of("raw.x")
+    >>> script.columns_of("mart.u"), script.columns_of("raw.t"), script.columns_of("raw.p")
     (['b'], ['a'], None)
     """
 
     namer: Namer
-    schema: dict[str, list[str]]
+    schema: SchemaLookups | dict[str, list[str]]
     columns: bool
     conditions: bool = True  # record ``condition`` edges (filters and joins)
     temp_tables: dict[str, set[str]] = field(default_factory=dict)  # temp -> upstream tables
@@ -47,7 +51,10 @@ class ScriptState:
     temp_writes: dict[str, list[tuple[int, Relation | None, list[str] | None]]] = field(
         default_factory=dict
     )
+    declarations: list[TableDeclaration] = field(default_factory=list)
 
     def columns_of(self, fqn: str) -> list[str] | None:
-        """The known columns of a table: created earlier in the script, else the schema's."""
-        return self.created.get(fqn) or self.schema.get(fqn)
+        """All the columns of a table, in order: created earlier in the script, else the
+        schema's (``None`` when the schema lists only some of them)."""
+        columns = self.created.get(fqn) or self.schema.get(fqn)
+        return None if columns and columns[-1] == PARTIAL else columns

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from lineage_dagster.parsing.names import last_part, quote_part, split_column
+from lineage_dagster.parsing.schema import PARTIAL
 
 if TYPE_CHECKING:
     from lineage_dagster.parsing.names import Namer
+    from lineage_dagster.parsing.schema import SchemaLookups
 
 DIRECT, EXPRESSION, AGGREGATION = 0, 1, 2
 KIND_NAMES = ("direct", "expression", "aggregation")
@@ -41,8 +43,8 @@ class Relation:
     """The columns a query (or table) produces, with the base columns each derives from."""
 
     __slots__ = (
-        "any_column", "base", "conditions", "deps", "folded", "index", "names", "star_union",
-        "stars", "tables",
+        "any_column", "base", "conditions", "deps", "folded", "gaps", "index", "names",
+        "star_union", "stars", "tables",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -62,6 +64,8 @@ class Relation:
         # still read from it when the query names it there (schemas lag behind tables).
         self.base: str | None = None
         self.folded: dict[str, int] | None = None  # lower-cased name -> index, built on demand
+        # Output columns (by position) that derive from no column, and why (see GAP_REASONS).
+        self.gaps: dict[int, str] | None = None
 
     def add(self, name: str, deps: Deps) -> None:
         """Append an output column."""
@@ -123,11 +127,51 @@ def table_relation(fqn: str, columns: list[str] | None) -> Relation:
     rel.tables.add(fqn)
     if columns:
         rel.base = fqn
+        if columns[-1] == PARTIAL:
+            # Some of its columns (an INSERT's list): the others pass through unknown.
+            rel.stars.append(fqn)
+            columns = columns[:-1]
         for column in columns:
             rel.add(column, {f"{fqn}.{column}": DIRECT})
     else:
         rel.stars.append(fqn)
     return rel
+
+
+def output_name(expression: exp.Expr, namer: Namer) -> str | None:
+    """The name of a SELECT item's output column (``None`` for a star): its alias, its
+    column's name, else its SQL text, as engines and peer tools name unnamed expressions."""
+    inner = expression.this if isinstance(expression, exp.Alias) else expression
+    while isinstance(inner, exp.Paren) and isinstance(inner.this, exp.Column):
+        inner = inner.this  # ``SELECT DISTINCT(col)``: a column in parentheses
+    if isinstance(inner, exp.Star) or (
+        isinstance(inner, exp.Column) and isinstance(inner.this, exp.Star)
+    ):
+        return None
+    if isinstance(expression, exp.Alias):
+        return namer.column(expression.args["alias"])
+    if isinstance(inner, exp.Column):
+        return namer.column(inner.this)
+    name = expression.alias_or_name
+    if name and name != "*":
+        return namer.name(name, quoted=False)
+    return inner.sql(dialect=namer.dialect)  # ``COUNT(*)`` would say ``*``
+
+
+def output_names(query: exp.Expr | None, namer: Namer) -> list[str] | None:
+    """The output column names of a query read from its text alone (the first branch of a
+    set operation), ``None`` when a star makes them depend on its tables."""
+    while isinstance(query, (exp.SetOperation, exp.Subquery)):
+        query = query.this
+    if not isinstance(query, exp.Select):
+        return None
+    names = []
+    for expression in query.expressions:
+        name = output_name(expression, namer)
+        if name is None:
+            return None
+        names.append(name)
+    return names
 
 
 class Scope:
@@ -153,7 +197,7 @@ class ColumnWalker:
 
     Args:
         namer: How names are normalised.
-        schema: Known columns per normalised table name.
+        schema: Known columns per normalised table name (``get`` is all it uses).
         temp: Relations of the temporary tables written earlier in the script.
 
     >>> import sqlglot
@@ -168,7 +212,7 @@ class ColumnWalker:
     def __init__(
         self,
         namer: Namer,
-        schema: dict[str, list[str]],
+        schema: SchemaLookups | dict[str, list[str]],
         temp: dict[str, Relation],
     ) -> None:
         self.namer = namer
@@ -538,17 +582,7 @@ class ColumnWalker:
             ):
                 rel.star_union = True
             return
-        if isinstance(expression, exp.Alias):
-            name = namer.column(expression.args["alias"])
-        elif isinstance(inner, exp.Column):
-            name = namer.column(inner.this)
-        else:
-            # An unnamed expression is named by its SQL text, as engines and peer tools do.
-            name = expression.alias_or_name
-            if name and name != "*":
-                name = namer.name(name, quoted=False)
-            else:
-                name = inner.sql(dialect=namer.dialect)  # ``COUNT(*)`` would say ``*``
+        name = output_name(expression, namer) or ""
         root = inner
         while isinstance(root, exp.Dot):
             root = root.this  # ``t.a.b.c.d``: a field of the column ``t.a.b.c`` names
@@ -557,6 +591,10 @@ class ColumnWalker:
             deps = dict(deps)
         else:
             deps = self.expression_deps(inner, scope, ctes, rel)
+        if not deps:
+            if rel.gaps is None:
+                rel.gaps = {}
+            rel.gaps[len(rel.names)] = _gap_reason(inner, scope)
         rel.add(name, deps)
         scope.projections.setdefault(name, deps)
 
@@ -824,6 +862,26 @@ class ColumnWalker:
                 rel.conditions.update(column_deps)
 
 
+NO_SCHEMA, UNRESOLVED, NO_COLUMN_READ = "no_schema", "unresolved_column", "no_column_read"
+GAP_REASONS = (NO_SCHEMA, UNRESOLVED, NO_COLUMN_READ)
+"""Why an output column derives from no column: a table it may come from has unknown columns;
+no table in scope has a column of its name; it reads no column (a literal, ``COUNT(*)``)."""
+
+
+def _gap_reason(node: exp.Expr, scope: Scope) -> str:
+    """Why the output column computed by ``node`` derives from no column."""
+    columns = [node] if isinstance(node, exp.Column) else list(node.find_all(exp.Column))
+    if not any(not isinstance(column.this, exp.Star) for column in columns):
+        return NO_COLUMN_READ
+    current: Scope | None = scope
+    while current is not None:
+        for source in current.sources.values():
+            if source.stars or (source.gaps and NO_SCHEMA in source.gaps.values()):
+                return NO_SCHEMA
+        current = current.outer
+    return UNRESOLVED
+
+
 def _renamed(rel: Relation, alias: exp.Expr | None, namer: Namer) -> Relation:
     """Apply ``AS alias(c1, c2, ...)`` column names, positionally."""
     columns = alias.args.get("columns") if isinstance(alias, exp.TableAlias) else None
@@ -834,6 +892,7 @@ def _renamed(rel: Relation, alias: exp.Expr | None, namer: Namer) -> Relation:
     out.star_union = rel.star_union
     out.conditions = rel.conditions
     out.tables = rel.tables
+    out.gaps = rel.gaps
     for i, column in enumerate(columns):
         name = namer.column(column)
         deps = rel.deps[i] if i < len(rel.deps) else {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,17 +22,28 @@ from lineage_dagster.parsing.models import (
     FileLineage,
     StatementError,
     StatementLineage,
+    TableDeclaration,
 )
+from lineage_dagster.parsing.schema import SchemaIndex
 
 CACHE_FILE = Path("lineage") / "parse_cache.sqlite"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS lineage (
-    key TEXT PRIMARY KEY,
-    value BLOB NOT NULL,
-    created_at REAL NOT NULL
-) WITHOUT ROWID
-"""
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS lineage (
+    key TEXT PRIMARY KEY, value BLOB NOT NULL, created_at REAL NOT NULL) WITHOUT ROWID""",
+    # The table declarations of a file content (see SourceParser.declarations).
+    """CREATE TABLE IF NOT EXISTS declarations (
+    key TEXT PRIMARY KEY, value BLOB NOT NULL, created_at REAL NOT NULL) WITHOUT ROWID""",
+    # The schema a run's parse steps extract against, by its digest.
+    """CREATE TABLE IF NOT EXISTS schemas (
+    digest TEXT PRIMARY KEY, value BLOB NOT NULL, created_at REAL NOT NULL) WITHOUT ROWID""",
+    # Partitions holding files extracted against other columns than the schema now gives: the
+    # sensor requests a run for each (see mark_stale).
+    """CREATE TABLE IF NOT EXISTS stale_partitions (
+    partition TEXT PRIMARY KEY, schema TEXT NOT NULL, created_at REAL NOT NULL) WITHOUT ROWID""",
+)
+SCHEMAS_KEPT = 20
+"""Schemas kept in the cache: enough for the runs in flight, however many partitions run."""
 
 
 @dataclass(frozen=True)
@@ -68,10 +80,19 @@ def lineage_from_dict(data: dict[str, Any]) -> FileLineage:
                 targets=tuple(stmt["targets"]),
                 column_lineage=tuple(ColumnEdge(**edge) for edge in stmt["column_lineage"]),
                 error=StatementError(**stmt["error"]) if stmt["error"] else None,
+                gaps=tuple((target, reason) for target, reason in stmt.get("gaps", ())),
             )
             for stmt in data["statements"]
         ),
         error=StatementError(**data["error"]) if data.get("error") else None,
+        declarations=tuple(
+            TableDeclaration(
+                item["table"], tuple(item["columns"]), item["complete"], item.get("like")
+            )
+            for item in data.get("declarations", ())
+        ),
+        schema_tables=tuple(data.get("schema_tables", ())),
+        schema_digest=data.get("schema_digest", ""),
     )
 
 
@@ -93,7 +114,8 @@ class ParseCache:
         self._connection = sqlite3.connect(path, timeout=timeout_seconds, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
-        self._connection.execute(_SCHEMA)
+        for statement in _TABLES:
+            self._connection.execute(statement)
 
     def get(self, key: str, *, path: str | None = None) -> FileLineage | None:
         """The cached lineage for ``key``, carrying ``path``, or None."""
@@ -115,6 +137,74 @@ class ParseCache:
             (key, value, time.time()),
         )
 
+    def get_declarations(self, key: str) -> tuple[TableDeclaration, ...] | None:
+        """The table declarations cached for ``key``, or None."""
+        row = self._connection.execute(
+            "SELECT value FROM declarations WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        return tuple(
+            TableDeclaration(table, tuple(columns), complete, like)
+            for table, columns, complete, like in orjson.loads(row[0])
+        )
+
+    def put_declarations(self, key: str, declarations: tuple[TableDeclaration, ...]) -> None:
+        """Store the table declarations of one file content."""
+        value = orjson.dumps([[d.table, d.columns, d.complete, d.like] for d in declarations])
+        self._connection.execute(
+            "INSERT OR REPLACE INTO declarations (key, value, created_at) VALUES (?, ?, ?)",
+            (key, value, time.time()),
+        )
+
+    def put_schema(self, schema: SchemaIndex) -> str:
+        """Keep ``schema`` under its digest (the most recent ones only); return the digest."""
+        now = time.time()
+        with self._connection:
+            self._connection.execute("BEGIN IMMEDIATE")
+            self._connection.execute(
+                "INSERT OR REPLACE INTO schemas (digest, value, created_at) VALUES (?, ?, ?)",
+                (schema.digest, orjson.dumps(schema.entries), now),
+            )
+            self._connection.execute(
+                "DELETE FROM schemas WHERE digest NOT IN "
+                "(SELECT digest FROM schemas ORDER BY created_at DESC LIMIT ?)",
+                (SCHEMAS_KEPT,),
+            )
+        return schema.digest
+
+    def latest_schema(self) -> SchemaIndex | None:
+        """The schema kept last, or None."""
+        row = self._connection.execute(
+            "SELECT value FROM schemas ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+        return SchemaIndex(orjson.loads(row[0])) if row is not None else None
+
+    def mark_stale(self, partitions: Iterable[str], schema: str) -> None:
+        """Record that ``partitions`` must be extracted again against the schema ``schema``."""
+        now = time.time()
+        self._connection.executemany(
+            "INSERT OR REPLACE INTO stale_partitions (partition, schema, created_at) "
+            "VALUES (?, ?, ?)",
+            [(partition, schema, now) for partition in partitions],
+        )
+
+    def stale_partitions(self) -> dict[str, str]:
+        """Partition -> digest of the schema its files must be extracted against again."""
+        rows = self._connection.execute("SELECT partition, schema FROM stale_partitions")
+        return dict(rows.fetchall())
+
+    def clear_stale(self, partition: str) -> None:
+        """A run of ``partition`` is planning against the current schema."""
+        self._connection.execute("DELETE FROM stale_partitions WHERE partition = ?", (partition,))
+
+    def get_schema(self, digest: str) -> SchemaIndex | None:
+        """The schema kept under ``digest``, or None."""
+        row = self._connection.execute(
+            "SELECT value FROM schemas WHERE digest = ?", (digest,)
+        ).fetchone()
+        return SchemaIndex(orjson.loads(row[0])) if row is not None else None
+
     def stats(self) -> CacheStats:
         (entries,) = self._connection.execute("SELECT count(*) FROM lineage").fetchone()
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
@@ -124,6 +214,7 @@ class ParseCache:
         """Delete every entry; return how many there were."""
         (entries,) = self._connection.execute("SELECT count(*) FROM lineage").fetchone()
         self._connection.execute("DELETE FROM lineage")
+        self._connection.execute("DELETE FROM declarations")
         self._connection.execute("VACUUM")
         return entries
 

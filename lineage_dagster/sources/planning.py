@@ -6,16 +6,20 @@ import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from lineage_dagster.parsing import SchemaIndex
 from lineage_dagster.sources.files import SourceFile
 
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """What the graph holds for a file: the digest and extractor version it was loaded with."""
+    """What the graph holds for a file: the digest and extractor version it was loaded with,
+    the tables its extraction looked up in the schema and the digest of what they gave."""
 
     path: str
     sha256: str | None
     extractor_version: str | None
+    schema_tables: tuple[str, ...] = ()
+    schema_digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class ParseBatch:
     index: int
     files: tuple[SourceFile, ...]
     size: int
+    schema: str = ""
+    """The digest of the schema to extract against, kept in the parse cache (``""``: none)."""
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -51,8 +57,12 @@ def diff_files(
     extractor_version: str,
     full_refresh: bool = False,
     unreadable: Iterable[str] = (),
+    schema: SchemaIndex | None = None,
 ) -> FileChanges:
     """Compare the folder with the graph: new or changed files load, vanished ones are deleted.
+
+    With ``schema``, an unchanged file also loads again when a table its extraction looked up
+    has other columns in ``schema`` than it had then (a DDL file elsewhere changed).
 
     Files listed in ``unreadable`` still exist (they failed a safety check), so they are not
     deleted: they load again and record their error. An entry ending in ``/`` is a folder that
@@ -68,6 +78,10 @@ def diff_files(
         or (previous := loaded.get(file.path)) is None
         or previous.sha256 != file.sha256
         or previous.extractor_version != extractor_version
+        or (
+            schema is not None
+            and schema.digest_of(previous.schema_tables) != previous.schema_digest
+        )
     )
     deleted = tuple(sorted(path for path in loaded if path not in present))
     return FileChanges(to_load=to_load, deleted=deleted, unchanged=len(current) - len(to_load))

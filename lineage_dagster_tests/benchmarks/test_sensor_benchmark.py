@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from lineage_dagster.definitions import defs
-from lineage_dagster.defs.resources import SqlSourceResource
+from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
 from lineage_dagster.defs.sensors import sql_folder_sensor
 
 pytestmark = pytest.mark.benchmark
@@ -20,9 +20,17 @@ FILES_PER_FOLDER = 500
 
 
 def _tick(instance, root: Path, cursor):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs())
-    started = time.perf_counter()
-    result = sql_folder_sensor(context, sql_source=SqlSourceResource(root=str(root)))
+    with dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        definitions=defs(),
+        resources={
+            "sql_source": SqlSourceResource(root=str(root)),
+            "sql_parser": SqlParserResource(),
+        },
+    ) as context:
+        started = time.perf_counter()
+        result = sql_folder_sensor(context)
     return result, (time.perf_counter() - started) * 1000
 
 

@@ -14,6 +14,7 @@ from lineage_dagster.defs.assets import sql_files as sql_files_asset
 from lineage_dagster.defs.ops.load import FILES_FAILED_TAG
 from lineage_dagster.defs.resources import Neo4jResource
 from lineage_dagster.settings.flags import FLAG_ENV_VARS
+from lineage_dagster.sources.parse_cache import ParseCache, default_cache_path
 from lineage_dagster_tests.graph_helpers import (
     count,
     derives_from,
@@ -238,6 +239,47 @@ def test_a_run_with_a_failed_file_is_tagged_and_fails_the_asset_check(
     assert _standalone_check(neo4j_env)
 
 
+BOOKS_DDL = "CREATE TABLE ref.books (book_id INT, desk TEXT);\n"
+PNL = (
+    "INSERT INTO risk.pnl SELECT desk, SUM(value) AS pnl "
+    "FROM risk.exposure e JOIN ref.books b ON e.book = b.book_id GROUP BY desk;\n"
+)
+
+
+def test_a_changed_ddl_in_one_folder_re_extracts_its_readers_in_another(
+    ingest_instance, corpus, empty_graph
+):
+    (corpus / "ref").mkdir()
+    (corpus / "ref" / "books.sql").write_text(BOOKS_DDL)
+    (corpus / "risk" / "pnl.sql").write_text(PNL)
+    runs = {partition: ingest(ingest_instance, corpus, partition) for partition in ("ref", "risk")}
+    assert all(run.success for run in runs.values())
+    # The run's coverage: every target column of risk's three files derives from a column.
+    metadata = runs["risk"].load_metadata
+    assert (metadata["columns_value_lineage"], metadata["columns_no_lineage"]) == (6, 0)
+    # risk.exposure's columns come from its INSERT's list (book, value), ref.books' from the
+    # DDL in another folder: every bare column of pnl.sql finds its table.
+    assert ("risk.pnl.desk", "ref.books.desk", "direct") in derives_from(empty_graph)
+    assert ("risk.pnl.pnl", "risk.exposure.value", "aggregation") in derives_from(empty_graph)
+
+    (corpus / "ref" / "books.sql").write_text("CREATE TABLE ref.books (book_id INT, region TEXT);")
+    assert ingest(ingest_instance, corpus, "ref").success
+    # ref's run found that a file of risk read the changed table: the sensor will ask for risk.
+    cache = ParseCache(default_cache_path(Path(ingest_instance.root_directory)))
+    assert set(cache.stale_partitions()) == {"risk"}
+    again = ingest(ingest_instance, corpus, "risk")
+    assert cache.stale_partitions() == {}
+    assert again.success
+    # Only the file that read ref.books is extracted and loaded again; its neighbours are not.
+    assert (again.load_metadata["files_loaded"], again.load_metadata["cache_misses"]) == (1, 1)
+    assert again.load_metadata["columns_value_lineage"] == 2
+    edges = derives_from(empty_graph)
+    assert ("risk.pnl.desk", "ref.books.desk", "direct") not in edges
+    # desk is now in neither table's declared columns, but only risk.exposure may have more.
+    assert ("risk.pnl.desk", "risk.exposure.desk", "direct") in edges
+    assert ingest(ingest_instance, corpus, "risk").load_metadata["files_loaded"] == 0
+
+
 ALL_FLAGS_ON = dict.fromkeys(FLAG_ENV_VARS, True)  # metrics on, without a gateway: warns only
 FLAG_SETS = {
     "all_on": ALL_FLAGS_ON,
@@ -254,7 +296,7 @@ def test_every_flag_combination_builds_the_identical_graph(
         flags = dict(flags)
         parallel = flags.pop("parallel", True)
         metadata = {}
-        for partition in ("risk", "finance"):
+        for partition in ("ref", "risk", "finance"):
             run = ingest(
                 ingest_instance, corpus, partition, flags=flags, parallel=parallel, cache_path=cache
             )
@@ -262,16 +304,21 @@ def test_every_flag_combination_builds_the_identical_graph(
             metadata[partition] = run.load_metadata
         return metadata
 
+    # A file whose lineage depends on a DDL file in another folder.
+    (corpus / "ref").mkdir()
+    (corpus / "ref" / "books.sql").write_text(BOOKS_DDL)
+    (corpus / "risk" / "pnl.sql").write_text(PNL)
     snapshots = {}
     for name, flags in FLAG_SETS.items():
         build(name, flags, tmp_path / f"cache-{name}.sqlite")
         snapshots[name] = graph_snapshot(empty_graph)
     # Warm: the graph is rebuilt from a full cache, without parsing anything.
     warm = build("all_on", ALL_FLAGS_ON, tmp_path / "cache-all_on.sqlite")
-    assert warm["risk"]["cache_hits"] == 2 and warm["risk"]["cache_misses"] == 0
+    assert warm["risk"]["cache_hits"] == 3 and warm["risk"]["cache_misses"] == 0
     snapshots["all_on_warm"] = graph_snapshot(empty_graph)
 
     baseline = snapshots.pop("all_on")
-    assert count(empty_graph, "(:Table)") == 6
+    assert count(empty_graph, "(:Table)") == 8
+    assert ("risk.pnl.desk", "ref.books.desk", "direct") in derives_from(empty_graph)
     for name, snapshot in snapshots.items():
         assert snapshot == baseline, f"{name} built a different graph"

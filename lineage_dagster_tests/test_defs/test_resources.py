@@ -3,6 +3,7 @@
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from lineage_dagster.defs.resources import SqlParserResource
@@ -16,3 +17,15 @@ def test_the_resource_refuses_unknown_dialects_when_configured():
     resource = SqlParserResource(dialect="SQLServer", dialect_map={"risk/": "Snowflake"})
     parser = resource.source_parser(Path("."), max_bytes=100)
     assert (parser.default_dialect, parser.dialect_for("risk/a.sql")) == ("tsql", "snowflake")
+
+
+def test_the_catalog_file_wins_over_the_schema_file_and_a_bad_one_fails_clearly(tmp_path: Path):
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text('{"raw.t": ["a"], "raw.u": ["b"]}')
+    catalog = tmp_path / "columns.csv"
+    catalog.write_text("table_schema,table_name,column_name\nraw,t,x\nraw,t,y\n")
+    resource = SqlParserResource(schema_file=str(schema_file), catalog_file=str(catalog))
+    assert resource.configured_schema() == {"raw.t": ["x", "y"], "raw.u": ["b"]}
+    catalog.write_text("table_schema,table_name\nraw,t\n")
+    with pytest.raises(dg.Failure, match="column_name"):
+        resource.configured_schema()

@@ -11,8 +11,9 @@ import pytest
 
 from lineage_dagster.definitions import defs
 from lineage_dagster.defs import sensors
-from lineage_dagster.defs.resources import SqlSourceResource
+from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
 from lineage_dagster.defs.sensors import sql_folder_sensor
+from lineage_dagster.sources.parse_cache import ParseCache, default_cache_path
 
 
 @pytest.fixture
@@ -32,8 +33,16 @@ def instance():
 
 
 def tick(instance: dg.DagsterInstance, root: Path, cursor: str | None = None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs())
-    result = sql_folder_sensor(context, sql_source=SqlSourceResource(root=str(root)))
+    with dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        definitions=defs(),
+        resources={
+            "sql_source": SqlSourceResource(root=str(root)),
+            "sql_parser": SqlParserResource(),
+        },
+    ) as context:
+        result = sql_folder_sensor(context)
     if isinstance(result, dg.SensorResult) and result.dynamic_partitions_requests:
         for request in result.dynamic_partitions_requests:
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
@@ -177,3 +186,18 @@ def test_special_files_and_unlistable_folders_never_stop_a_tick(
     (tree / "finance" / "private").mkdir()
     result = tick(instance, tree)
     assert partitions(result) == ["_root", "finance", "risk"]
+
+
+def test_a_folder_marked_stale_by_another_folders_run_gets_a_run(instance, tree):
+    first = tick(instance, tree)
+    quiet = tick(instance, tree, first.cursor)
+    assert isinstance(quiet, dg.SkipReason)
+    # A run of finance changed a table that a file of risk had read (see plan_sql_files).
+    cache = ParseCache(default_cache_path(Path(instance.root_directory)))
+    cache.mark_stale(["risk", "gone"], "abcdef0123456789ff")
+    cache.close()
+    result = tick(instance, tree, first.cursor)
+    assert partitions(result) == ["risk"]  # a folder that no longer exists gets none
+    (request,) = result.run_requests
+    assert request.run_key == "risk:schema:abcdef0123456789"
+    assert request.tags["lineage/reason"] == "schema"

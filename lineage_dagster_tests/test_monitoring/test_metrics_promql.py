@@ -52,6 +52,11 @@ SERIES = {
     f'lineage_step_processes_max{{{RISK_LOAD},executor="multiprocess"}}': "2x10",
     f'lineage_step_processes_busy{{{FINANCE_0},executor="in_process"}}': "1x10",
     f'lineage_step_processes_max{{{FINANCE_0},executor="in_process"}}': "1x10",
+    f'lineage_target_columns_total{{{RISK_0},lineage="value",reason=""}}': "0+9x10",
+    f'lineage_target_columns_total{{{RISK_1},lineage="value",reason=""}}': "0+3x10",
+    f'lineage_target_columns_total{{{RISK_0},lineage="condition_only",reason=""}}': "0+2x10",
+    f'lineage_target_columns_total{{{RISK_0},lineage="none",reason="no_schema"}}': "0+1x10",
+    f'lineage_target_columns_total{{{RISK_1},lineage="none",reason="no_schema"}}': "0+1x10",
 }
 # Panel title, refId -> expected samples at 10 minutes.
 EXPECTED = {
@@ -75,6 +80,12 @@ EXPECTED = {
     ("Worker pool: step processes busy", "B"): [
         ({"partition": "risk", "executor": "multiprocess"}, 2),
         ({"partition": "finance", "executor": "in_process"}, 1),
+    ],
+    # 120 of 160 columns in the ten minutes; the rest by reason, summed over the steps.
+    ("Target columns with value lineage", "A"): [({}, 0.75)],
+    ("Target columns without value lineage, by reason", "A"): [
+        ({"lineage": "condition_only"}, 20),
+        ({"lineage": "none", "reason": "no_schema"}, 20),
     ],
 }
 

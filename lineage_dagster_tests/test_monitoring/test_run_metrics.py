@@ -26,6 +26,7 @@ from lineage_dagster.monitoring.run_metrics import (
     load_metrics,
     parse_batch_metrics,
 )
+from lineage_dagster.parsing import extract_lineage
 from lineage_dagster.parsing.models import FileLineage, StatementError, StatementLineage
 
 OK = FileLineage("p/ok.sql", "a" * 64, None, (StatementLineage(0, 1, "insert"),))
@@ -261,3 +262,16 @@ def test_a_gateway_that_rejects_the_push_costs_one_warning(fake_gateway: FakeGat
     assert pushed == [False, False]
     assert len(warnings) == 1
     assert fake_gateway.puts == []
+
+
+def test_a_parse_batch_counts_target_columns_by_lineage_and_reason():
+    lineage = extract_lineage(
+        "INSERT INTO t (a, b, c) SELECT x, 1, y FROM s JOIN u ON s.k = u.k;\n"
+        "INSERT INTO v (a) SELECT q FROM w",
+        conditions=False,
+    )
+    step = parse_batch_metrics([lineage], cache_hits=0, cache_misses=1, seconds=0.1)
+    assert step.value("lineage_target_columns_total", lineage="value", reason="") == 1
+    assert step.value("lineage_target_columns_total", lineage="condition_only", reason="") == 0
+    assert step.value("lineage_target_columns_total", lineage="none", reason="no_schema") == 2
+    assert step.value("lineage_target_columns_total", lineage="none", reason="no_column_read") == 1

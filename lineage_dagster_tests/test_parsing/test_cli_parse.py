@@ -151,3 +151,26 @@ def test_no_conditions_flag(tmp_path: Path) -> None:
     assert code == 0
     kinds = {e["kind"] for e in json.loads(output)[0]["statements"][0]["column_lineage"]}
     assert kinds == {"direct"}
+
+
+def test_table_format_reports_coverage_and_corpus_schema_resolves(tmp_path: Path) -> None:
+    (tmp_path / "ddl.sql").write_text("CREATE TABLE ref.books (book_id INT, desk TEXT);\n")
+    (tmp_path / "pnl.sql").write_text(
+        "INSERT INTO mart.pnl SELECT desk, SUM(amount) AS pnl "
+        "FROM raw.trades t JOIN ref.books b ON t.book_id = b.book_id GROUP BY desk;\n"
+    )
+    code, plain = run(str(tmp_path), "--format", "table", "--no-conditions")
+    assert code == 0
+    # Without a schema, desk and amount may come from either table.
+    assert "pnl.sql: target columns: 0 value, 0 condition only, 2 none (no_schema 2)" in plain
+    assert plain.rstrip().endswith(
+        "total target columns: 0 value, 0 condition only, 2 none (no_schema 2)"
+    )
+    code, resolved = run(str(tmp_path), "--format", "table", "--no-conditions", "--corpus-schema")
+    assert code == 0
+    assert "pnl.sql: target columns: 2 value, 0 condition only, 0 none" in resolved
+    code, output = run(str(tmp_path / "pnl.sql"), "--corpus-schema")
+    edges = {
+        (e["source"], e["target"]) for e in json.loads(output)[0]["statements"][0]["column_lineage"]
+    }
+    assert ("raw.trades.desk", "mart.pnl.desk") not in edges  # ddl.sql was not given

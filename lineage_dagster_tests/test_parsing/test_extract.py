@@ -25,12 +25,20 @@ def test_to_dict_is_the_documented_json_contract() -> None:
         dialect="postgres",
     )
     data = json.loads(json.dumps(lineage.to_dict()))
-    assert set(data) == {"path", "sha256", "dialect", "statements", "error"}
+    assert set(data) == {
+        "path", "sha256", "dialect", "statements", "error", "declarations", "schema_tables",
+        "schema_digest",
+    }  # fmt: skip
     assert data["dialect"] == "postgres" and data["error"] is None
+    assert data["declarations"] == [
+        {"table": "mart.t", "columns": ["a"], "complete": False, "like": None}
+    ]
+    assert data["schema_tables"] == ["raw.s"] and data["schema_digest"] == ""
     first, second = data["statements"]
     assert set(first) == {
-        "index", "line", "kind", "sources", "targets", "column_lineage", "error",
+        "index", "line", "kind", "sources", "targets", "column_lineage", "error", "gaps",
     }  # fmt: skip
+    assert first["gaps"] == []
     assert first["index"] == 0 and first["line"] == 1 and first["kind"] == "INSERT"
     assert first["sources"] == ["raw.s"] and first["targets"] == ["mart.t"]
     assert {"source": "raw.s.x", "target": "mart.t.a", "kind": "direct"} in first["column_lineage"]

@@ -5,7 +5,7 @@ import dagster as dg
 from pydantic import Field
 
 from lineage_dagster.defs.assets import EVERY_FILE_PARSED, every_file_parsed_outcome, lineage_graph
-from lineage_dagster.defs.ops.parse import ParsedBatch, cache_metadata
+from lineage_dagster.defs.ops.parse import ParsedBatch, cache_metadata, coverage_metadata
 from lineage_dagster.defs.resources import (
     DagsterWebserverResource,
     FeatureFlagsResource,
@@ -99,6 +99,7 @@ def load_lineage(
                 feature_flags.parse_cache,
             ),
             "failed_files": dg.MetadataValue.json(list(report.failed_files)),
+            **coverage_metadata(lineage),
         }
         context.add_output_metadata(metadata)
         # The catalog and the asset lineage view show each folder's load history.

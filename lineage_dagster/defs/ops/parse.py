@@ -1,6 +1,8 @@
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -11,7 +13,7 @@ from lineage_dagster.defs.resources import (
     SqlSourceResource,
 )
 from lineage_dagster.monitoring.run_metrics import StepMetrics, parse_batch_metrics, peak_rss_mb
-from lineage_dagster.parsing.models import FileLineage
+from lineage_dagster.parsing.models import Coverage, FileLineage
 from lineage_dagster.sources.planning import ParseBatch
 
 
@@ -38,6 +40,30 @@ def cache_metadata(hits: int, misses: int, cache_on: bool) -> dict[str, int | st
     if not cache_on:
         return {"files_parsed": misses, "parse_cache": "off: every file to load was parsed"}
     return {"files_parsed": misses, "cache_hits": hits, "cache_misses": misses}
+
+
+COVERAGE_FILES_SHOWN = 100
+"""Files listed in a step's ``coverage_gaps`` metadata at most (those with the most gaps)."""
+
+
+def coverage_metadata(lineage: Sequence[FileLineage]) -> dict[str, Any]:
+    """Target columns with value lineage, only condition lineage and none (by reason), and the
+    files with columns of no lineage: how much lineage is silently missing, and where."""
+    coverages = [(item.path or "", item.coverage()) for item in lineage]
+    total = sum((coverage for _, coverage in coverages), Coverage())
+    gaps = sorted(
+        ((path, c) for path, c in coverages if c.none),
+        key=lambda pair: (-sum(n for _, n in pair[1].none), pair[0]),
+    )
+    return {
+        "columns_value_lineage": total.value,
+        "columns_condition_only": total.condition_only,
+        "columns_no_lineage": sum(n for _, n in total.none),
+        "columns_no_lineage_by_reason": dg.MetadataValue.json(dict(total.none)),
+        "coverage_gaps": dg.MetadataValue.json(
+            [{"path": path, **c.to_dict()} for path, c in gaps[:COVERAGE_FILES_SHOWN]]
+        ),
+    }
 
 
 @dg.op
@@ -78,7 +104,9 @@ def _parse_batch(
     feature_flags: FeatureFlagsResource,
 ) -> ParsedBatch:
     started = time.perf_counter()
-    parser = sql_parser.source_parser(sql_source.root_path, max_bytes=sql_source.max_file_bytes)
+    parser = sql_parser.source_parser(
+        sql_source.root_path, max_bytes=sql_source.max_file_bytes, schema_digest=batch.schema
+    )
     lineage: list[FileLineage] = []
     hits = 0
     for file in batch.files:
@@ -102,6 +130,7 @@ def _parse_batch(
             **cache_metadata(parsed.cache_hits, parsed.cache_misses, feature_flags.parse_cache),
             "parse_seconds": round(parsed.parse_seconds, 3),
             "peak_rss_mb": round(peak_rss_mb(), 1),
+            **coverage_metadata(lineage),
         }
     )
     return parsed

@@ -1,5 +1,6 @@
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 
 import dagster as dg
 from pydantic import Field
@@ -12,9 +13,13 @@ from lineage_dagster.defs.resources import (
     SqlSourceResource,
 )
 from lineage_dagster.defs.resources.neo4j_resource import NEO4J_RETRY_POLICY
-from lineage_dagster.graph.load import ensure_constraints, get_loaded_files
+from lineage_dagster.graph.load import (
+    ensure_constraints,
+    get_loaded_files,
+    get_stale_partitions,
+)
 from lineage_dagster.parsing import EXTRACTOR_VERSION
-from lineage_dagster.sources.files import SourceFile
+from lineage_dagster.sources.files import SourceFile, partition_of
 from lineage_dagster.sources.planning import ParseBatch, diff_files, plan_parse_batches
 
 FULL_REFRESH_TAG = "lineage/full_refresh"
@@ -61,16 +66,40 @@ def plan_sql_files(
     partition = context.partition_key
     # UI backfills cannot pass run config, but they can set tags.
     full_refresh = config.full_refresh or context.run.tags.get(FULL_REFRESH_TAG) == "true"
-    files, unreadable = sql_source.scan(partition)
+    parser = sql_parser.source_parser(sql_source.root_path, max_bytes=sql_source.max_file_bytes)
+    schema = None
+    if sql_parser.corpus_schema:
+        # Every partition's declarations: a file here may read a table defined in another.
+        everything, all_unreadable = sql_source.scan()
+        schema = sql_parser.plan_schema(parser, everything, use_cache=feature_flags.parse_cache)
+        files = [file for file in everything if partition_of(file.path) == partition]
+        # A folder's error ends with "/": "risk/" is partition risk's own folder.
+        unreadable = [e for e in all_unreadable if partition_of(f"{e.path}_") == partition]
+        parser = sql_parser.source_parser(
+            sql_source.root_path, max_bytes=sql_source.max_file_bytes, schema_digest=schema.digest
+        )
+    else:
+        files, unreadable = sql_source.scan(partition)
     with neo4j.get_session() as session:
         ensure_constraints(session)
         loaded = get_loaded_files(session, partition)
+        if schema is not None:
+            sql_parser.clear_stale(partition)
+            if sql_parser.schema_changed:
+                # Files of other partitions may have read a table whose columns changed.
+                stale = get_stale_partitions(session, partition, schema)
+                sql_parser.mark_stale(stale, schema)
+                if stale:
+                    context.log.info(
+                        f"The folder's schema changed: {sorted(stale)} will be re-extracted"
+                    )
     changes = diff_files(
         files,
         loaded,
         extractor_version=EXTRACTOR_VERSION,
         full_refresh=full_refresh,
         unreadable=[error.path for error in unreadable],
+        schema=schema,
     )
     folders = [error for error in unreadable if error.path.endswith("/")]
     for folder in folders:
@@ -83,9 +112,6 @@ def plan_sql_files(
     cached: list[str] = []
     if feature_flags.batching:
         if feature_flags.parse_cache:
-            parser = sql_parser.source_parser(
-                sql_source.root_path, max_bytes=sql_source.max_file_bytes
-            )
             cached = [f.path for f in work if f.sha256 and parser.is_cached(f.path, f.sha256)]
         workers = config.workers or os.cpu_count() or 1
         batches = plan_parse_batches(
@@ -96,6 +122,8 @@ def plan_sql_files(
         )
     else:
         batches = [ParseBatch(i, (file,), file.size) for i, file in enumerate(work)]
+    if schema is not None:
+        batches = [replace(batch, schema=schema.digest) for batch in batches]
     if not work and not changes.deleted and changes.unchanged:
         context.log.info(
             f"Partition {partition}: nothing to load, its {changes.unchanged} files are unchanged "
@@ -116,6 +144,7 @@ def plan_sql_files(
             "folders_unreadable": dg.MetadataValue.json([f.path for f in folders]),
             "files_cached": len(cached),
             "batches": len(batches),
+            "schema_tables": len(schema) if schema is not None else 0,
         },
         output_name="deleted",
     )
