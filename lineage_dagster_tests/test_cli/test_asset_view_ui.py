@@ -2,7 +2,12 @@
 it, the code location reloads, and a headless Chromium finds the sample's tables on the Lineage
 page, a table's upstream tables, columns, column-lineage table and source link on its asset
 page; then a SQL file changes, the sensor's run reloads the location, and the new table and its
-edge show without restarting anything. Screenshots land in the test's temporary folder."""
+edge show without restarting anything. Last, a backfill of every folder is launched and
+completes.
+
+The test takes the screenshots of docs/ui-guide.md (``SCREENSHOTS``): into its temporary folder,
+and into ``docs/images/ui`` as well when ``UPDATE_DOCS_SCREENSHOTS=1``, which is how the guide's
+pictures are kept current."""
 
 import os
 import shutil
@@ -26,7 +31,42 @@ from lineage_dagster_tests.test_cli.test_dev_command import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images" / "ui"
+# The pictures of docs/ui-guide.md, in the order the test takes them.
+SCREENSHOTS = (
+    "lineage.png",
+    "lineage_risk.png",
+    "var_daily.png",
+    "runs.png",
+    "run.png",
+    "launchpad.png",
+    "lineage_after.png",
+    "backfill.png",
+)
+
 ASSETS_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+LAUNCH_BACKFILL = """
+mutation ($partitions: [String!]!) {
+  launchPartitionBackfill(backfillParams: {
+    selector: {
+      partitionSetName: "ingest_sql_job_partition_set",
+      repositorySelector: {
+        repositoryLocationName: "lineage_dagster", repositoryName: "__repository__"
+      }
+    },
+    partitionNames: $partitions, fromFailure: false
+  }) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
+BACKFILL_STATUS = """
+query ($id: String!) {
+  partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } }
+}
+"""
 NEW_STATEMENT = """
 INSERT INTO risk.var_history (book_id, var_99)
 SELECT book_id, var_99 FROM risk.var_daily;
@@ -53,6 +93,15 @@ def _successes(port: int, partition: str) -> int:
     )
 
 
+def _shoot(page: Page, folder: Path, name: str, *, full_page: bool = False) -> None:
+    """Save a screenshot of docs/ui-guide.md, also into the docs when asked to refresh them."""
+    assert name in SCREENSHOTS, name
+    page.screenshot(path=str(folder / name), full_page=full_page)
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folder / name, DOCS_SCREENSHOTS / name)
+
+
 def _open(page: Page, url: str, text: str) -> str:
     page.goto(url, wait_until="networkidle")
     page.get_by_text(text).first.wait_for(timeout=60_000)
@@ -69,6 +118,8 @@ def test_tables_columns_and_new_edges_show_in_the_ui(tmp_path: Path) -> None:
         if not key.startswith(("NEO4J_", "LINEAGE_"))
     }
     env.update(LINEAGE_SENSOR_INTERVAL_SECONDS="3")
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
     log_path = tmp_path / "dev.log"
     log = log_path.open("w")
     dev = subprocess.Popen(
@@ -117,15 +168,15 @@ def test_tables_columns_and_new_edges_show_in_the_ui(tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             # The Lineage page: one box per group (source folder), then a group's tables.
             groups = _open(page, f"{ui}/asset-groups", "regulatory")
-            page.screenshot(path=str(tmp_path / "lineage.png"))
+            _shoot(page, shots, "lineage.png")
             assert {"finance", "lineage", "regulatory", "risk"} <= set(groups.split())
             risk = _open(page, f'{ui}/asset-groups~group:"risk"', "positions_enriched")
-            page.screenshot(path=str(tmp_path / "lineage_risk.png"))
+            _shoot(page, shots, "lineage_risk.png")
             for name in ("eod_prices", "scenario_shocks", "var_daily", "Source", "Postgres"):
                 assert name in risk, name
 
             table = _open(page, f"{ui}/assets/risk/var_daily", "column_lineage")
-            page.screenshot(path=str(tmp_path / "var_daily.png"), full_page=True)
+            _shoot(page, shots, "var_daily.png", full_page=True)
             # Its edges (upstream and downstream assets), columns, column lineage and source.
             for key in (
                 "risk/positions_enriched",
@@ -142,6 +193,29 @@ def test_tables_columns_and_new_edges_show_in_the_ui(tmp_path: Path) -> None:
                 source.first.get_attribute("href") or ""
             )
 
+            # Runs: one per folder, started by the sensor; a run's page shows its steps.
+            runs = _open(page, f"{ui}/runs", "ingest_sql_job")
+            _shoot(page, shots, "runs.png")
+            assert "Success" in runs or "SUCCESS" in runs
+            risk_run = next(
+                run["runId"]
+                for run in _graphql(port, RUNS_QUERY)["runsOrError"]["results"]
+                if run["status"] == "SUCCESS"
+                and {"key": "dagster/partition", "value": "risk"} in run["tags"]
+            )
+            run_page = _open(page, f"{ui}/runs/{risk_run}", "load_lineage")
+            _shoot(page, shots, "run.png")
+            assert "plan_sql_files" in run_page and "parse_sql_batch" in run_page
+            # The launchpad: the job's default run config names the feature flags.
+            launchpad = _open(
+                page,
+                f"{ui}/locations/lineage_dagster/jobs/ingest_sql_job/playground",
+                "feature_flags",
+            )
+            _shoot(page, shots, "launchpad.png")
+            for flag in ("parse_cache", "batching", "neo4j_batch", "metrics"):
+                assert flag in launchpad, flag
+
             with (sql_root / "risk" / "var_daily.sql").open("a") as sql:
                 sql.write(NEW_STATEMENT)
             _wait_for(
@@ -150,12 +224,30 @@ def test_tables_columns_and_new_edges_show_in_the_ui(tmp_path: Path) -> None:
                 "the sensor's run to add risk.var_daily -> risk.var_history",
             )
             history = _open(page, f"{ui}/assets/risk/var_history", "column_lineage")
-            page.screenshot(path=str(tmp_path / "var_history.png"), full_page=True)
             assert "risk.var_daily.var_99" in history
             assert page.locator("a[href='/assets/risk/var_daily']").count() >= 1
             assert "var_history" in _open(page, f'{ui}/asset-groups~group:"risk"', "var_history")
-            page.screenshot(path=str(tmp_path / "lineage_after.png"))
+            _shoot(page, shots, "lineage_after.png")
+
+            # A backfill: one run per folder, launched as the partitions page would.
+            launched = _graphql(port, LAUNCH_BACKFILL, {"partitions": partitions})
+            backfill_id = launched["launchPartitionBackfill"].get("backfillId")
+            assert backfill_id, launched
+            _wait_for(
+                lambda: (
+                    _graphql(port, BACKFILL_STATUS, {"id": backfill_id})[
+                        "partitionBackfillOrError"
+                    ]["status"]
+                    == "COMPLETED"
+                ),
+                300,
+                f"backfill {backfill_id} over {partitions} to complete",
+            )
+            backfill = _open(page, f"{ui}/runs/b/{backfill_id}", "risk")
+            _shoot(page, shots, "backfill.png", full_page=True)
+            assert all(partition in backfill for partition in partitions)
             browser.close()
+        assert sorted(path.name for path in shots.iterdir()) == sorted(SCREENSHOTS)
         assert _successes(port, "risk") >= 2
     finally:
         dev.send_signal(signal.SIGTERM)
