@@ -2,6 +2,7 @@
 git ignores, so files a user drops there never dirty the checkout; `make dev SQL_ROOT=...`
 passes the folder on to `lineage-dagster dev --sql-root`."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -43,7 +44,14 @@ def test_files_dropped_into_the_default_folder_are_ignored_by_git():
     ],
 )
 def test_make_dev_passes_sql_root_on(args: list[str], expected: str):
+    # Under `make test` the parent make's variables would make this one print its directory.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     dry_run = subprocess.run(
-        ["make", "-n", "dev", *args], cwd=PROJECT, capture_output=True, text=True, check=True
+        ["make", "-n", "dev", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert dry_run.stdout.splitlines()[-1].strip().endswith(expected)
