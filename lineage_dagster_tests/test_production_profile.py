@@ -203,14 +203,20 @@ def _runs(instance: dg.DagsterInstance, partition: str) -> list[dg.RunRecord]:
     return sorted(records, key=lambda record: record.create_timestamp)
 
 
-def _processes_in_groups(groups: set[int]) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(OSError):
-                if int((proc / "stat").read_text().rsplit(") ", 1)[1].split()[2]) in groups:
-                    found.append(int(proc.name))
-    return found
+def _processes_in_groups(groups: set[int], grace_seconds: float = 10) -> list[int]:
+    """Live (not zombie) processes of ``groups``, once those killed last had time to exit."""
+    deadline = time.monotonic() + grace_seconds
+    while True:
+        found = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                with contextlib.suppress(OSError):
+                    fields = (proc / "stat").read_text().rsplit(") ", 1)[1].split()
+                    if fields[0] != "Z" and int(fields[2]) in groups:
+                        found.append(int(proc.name))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
 
 
 @pytest.fixture

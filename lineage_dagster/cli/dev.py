@@ -227,10 +227,21 @@ def _start_dagster(
         daemon=True,
     )
     forwarder.start()
-    # Stopped first, then its last lines are printed (an ExitStack unwinds in reverse).
+    # Stopped first, then its last lines are printed, then how it ended (an ExitStack unwinds
+    # in reverse).
+    started.callback(_report_dagster_exit, webserver)
     started.callback(forwarder.join, 5)
     started.callback(stop_process_group, webserver)
     return webserver, url
+
+
+def _report_dagster_exit(process: subprocess.Popen) -> None:
+    """Say whether ``dagster dev`` ran its own shutdown (it then exits 0; its INFO lines are
+    below the log level it runs at) or had to be killed."""
+    if process.returncode == 0:
+        click.echo("Dagster shut down cleanly (webserver and daemon stopped by dagster dev).")
+    else:
+        click.echo(f"Dagster ended with exit code {process.returncode}.", err=True)
 
 
 def _forward_output(source: IO[bytes], target: IO[bytes], strip_colors: bool) -> None:

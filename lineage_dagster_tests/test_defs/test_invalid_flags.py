@@ -22,7 +22,7 @@ INSPECT = """
 import json, logging, tempfile
 import dagster as dg
 from lineage_dagster.definitions import pipeline_definitions
-from lineage_dagster.defs.resources import SqlSourceResource
+from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
 from lineage_dagster.defs.sensors import sql_folder_sensor
 
 defs = pipeline_definitions()
@@ -31,14 +31,15 @@ job = defs.resolve_job_def("ingest_sql_job")
 launchpad = job.partitioned_config.get_run_config_for_partition_key("risk")
 config = dg.validate_run_config(job, {"resources": {"sql_source": {"config": {"root": "."}}}})
 with dg.instance_for_test() as instance, tempfile.TemporaryDirectory() as root:
-    context = dg.build_sensor_context(
-        instance=instance, resources={"sql_source": SqlSourceResource(root=root)}
-    )
     records = []
     handler = logging.Handler()
     handler.emit = records.append
-    context.log.addHandler(handler)
-    sql_folder_sensor(context)
+    with dg.build_sensor_context(
+        instance=instance,
+        resources={"sql_source": SqlSourceResource(root=root), "sql_parser": SqlParserResource()},
+    ) as context:
+        context.log.addHandler(handler)
+        sql_folder_sensor(context)
 print(json.dumps({
     "description": job.description,
     "tags": dict(job.tags),

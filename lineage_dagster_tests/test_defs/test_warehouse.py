@@ -156,7 +156,12 @@ def test_rebuild_uses_the_kept_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a rebuild must not query Neo4j")
 
     monkeypatch.setattr(warehouse, "fetch_catalog", no_fetch)
-    with scoped_reconstruction_metadata({CATALOG_STATE_KEY: catalog_to_json(CATALOG)}):
+    # A fresh load context first: Dagster leaves the context of an earlier in-process load set
+    # process-wide, and its metadata would take precedence over this test's.
+    with (
+        scoped_definitions_load_context(),
+        scoped_reconstruction_metadata({CATALOG_STATE_KEY: catalog_to_json(CATALOG)}),
+    ):
         loaded = defs()
     keys = set(loaded.resolve_asset_graph().get_all_asset_keys())
     assert dg.AssetKey(["finance", "gl_balances"]) in keys and keys > PIPELINE_KEYS

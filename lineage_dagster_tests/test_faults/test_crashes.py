@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from lineage_dagster.definitions import defs
-from lineage_dagster.defs.resources import SqlSourceResource
+from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
 from lineage_dagster.defs.sensors import sql_folder_sensor
 from lineage_dagster.devstack.local_neo4j import LocalNeo4j, find_free_port
 from lineage_dagster.graph.driver import open_driver
@@ -93,9 +93,18 @@ def test_a_burst_of_new_files_is_one_run_that_loads_them_all(sql_root, env, empt
         (sql_root / "risk" / f"f{n:04d}.sql").write_text(
             f"INSERT INTO risk.t{n} (x) SELECT x FROM stg.s{n % 10};\n"
         )
-    with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, definitions=defs())
-        tick = sql_folder_sensor(context, sql_source=SqlSourceResource(root=str(sql_root)))
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(
+            instance=instance,
+            definitions=defs(),
+            resources={
+                "sql_source": SqlSourceResource(root=str(sql_root)),
+                "sql_parser": SqlParserResource(),
+            },
+        ) as context,
+    ):
+        tick = sql_folder_sensor(context)
     assert isinstance(tick, dg.SensorResult)
     assert [request.partition_key for request in tick.run_requests] == ["risk"]
 
