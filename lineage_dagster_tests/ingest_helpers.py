@@ -7,9 +7,10 @@ from typing import Any
 
 import dagster as dg
 
-from lineage_dagster.definitions import resolved_ingest_job
+from lineage_dagster.definitions import defs, resolved_ingest_job
 from lineage_dagster.defs.executors import execution_config
 from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME
+from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,19 @@ def _step_metadata(result: Any, step_key: str) -> dict[str, Any]:
         if event.step_key == step_key and event.event_type_value == "STEP_OUTPUT":
             return {key: value.value for key, value in event.step_output_data.metadata.items()}
     return {}
+
+
+def sensor_context(
+    instance: dg.DagsterInstance, root: Path, cursor: str | None = None
+) -> dg.SensorEvaluationContext:
+    """The folder sensor's context on ``root``, with the code location's definitions and the
+    resources the sensor takes; use it as a context manager."""
+    return dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        definitions=defs(),
+        resources={
+            "sql_source": SqlSourceResource(root=str(root)),
+            "sql_parser": SqlParserResource(),
+        },
+    )

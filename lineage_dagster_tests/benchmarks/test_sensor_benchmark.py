@@ -9,9 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lineage_dagster.definitions import defs
-from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
 from lineage_dagster.defs.sensors import sql_folder_sensor
+from lineage_dagster_tests.ingest_helpers import sensor_context
 
 pytestmark = pytest.mark.benchmark
 
@@ -20,15 +19,7 @@ FILES_PER_FOLDER = 500
 
 
 def _tick(instance, root: Path, cursor):
-    with dg.build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        definitions=defs(),
-        resources={
-            "sql_source": SqlSourceResource(root=str(root)),
-            "sql_parser": SqlParserResource(),
-        },
-    ) as context:
+    with sensor_context(instance, root, cursor) as context:
         started = time.perf_counter()
         result = sql_folder_sensor(context)
     return result, (time.perf_counter() - started) * 1000

@@ -11,9 +11,9 @@ import pytest
 
 from lineage_dagster.definitions import defs
 from lineage_dagster.defs import sensors
-from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
 from lineage_dagster.defs.sensors import sql_folder_sensor
 from lineage_dagster.sources.parse_cache import ParseCache, default_cache_path
+from lineage_dagster_tests.ingest_helpers import sensor_context
 
 
 @pytest.fixture
@@ -33,15 +33,7 @@ def instance():
 
 
 def tick(instance: dg.DagsterInstance, root: Path, cursor: str | None = None):
-    with dg.build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        definitions=defs(),
-        resources={
-            "sql_source": SqlSourceResource(root=str(root)),
-            "sql_parser": SqlParserResource(),
-        },
-    ) as context:
+    with sensor_context(instance, root, cursor) as context:
         result = sql_folder_sensor(context)
     if isinstance(result, dg.SensorResult) and result.dynamic_partitions_requests:
         for request in result.dynamic_partitions_requests:

@@ -7,21 +7,18 @@ without duplicates."""
 
 import os
 import signal
-from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from lineage_dagster.definitions import defs
-from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
 from lineage_dagster.defs.sensors import sql_folder_sensor
 from lineage_dagster.devstack.local_neo4j import LocalNeo4j, find_free_port
 from lineage_dagster.graph.driver import open_driver
 from lineage_dagster_tests.graph_helpers import count
+from lineage_dagster_tests.ingest_helpers import sensor_context
 from lineage_dagster_tests.test_cli.cli_helpers import cli_env, run_cli, start_cli
 from lineage_dagster_tests.test_faults.fault_helpers import (
     assert_converges,
-    dagster_home,
     dense_corpus,
     load_step_pids,
     process_tree,
@@ -30,16 +27,6 @@ from lineage_dagster_tests.test_faults.fault_helpers import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.faults]
 
 BURST = 3_000
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return dagster_home(tmp_path / "dagster_home")
-
-
-@pytest.fixture
-def env(neo4j_env, home: Path) -> dict[str, str]:
-    return cli_env(neo4j_env, home)
 
 
 def test_neo4j_killed_mid_load_then_the_rerun_converges(sql_root, tmp_path, neo4j_env, home):
@@ -93,17 +80,7 @@ def test_a_burst_of_new_files_is_one_run_that_loads_them_all(sql_root, env, empt
         (sql_root / "risk" / f"f{n:04d}.sql").write_text(
             f"INSERT INTO risk.t{n} (x) SELECT x FROM stg.s{n % 10};\n"
         )
-    with (
-        dg.instance_for_test() as instance,
-        dg.build_sensor_context(
-            instance=instance,
-            definitions=defs(),
-            resources={
-                "sql_source": SqlSourceResource(root=str(sql_root)),
-                "sql_parser": SqlParserResource(),
-            },
-        ) as context,
-    ):
+    with dg.instance_for_test() as instance, sensor_context(instance, sql_root) as context:
         tick = sql_folder_sensor(context)
     assert isinstance(tick, dg.SensorResult)
     assert [request.partition_key for request in tick.run_requests] == ["risk"]

@@ -15,12 +15,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lineage_dagster_tests.test_cli.cli_helpers import cli_env, start_cli
+from lineage_dagster_tests.test_cli.cli_helpers import start_cli
 from lineage_dagster_tests.test_faults.fault_helpers import (
     IN_PROGRESS,
     assert_all_gone,
     assert_converges,
-    dagster_home,
     dense_corpus,
     load_step_pids,
     open_instance,
@@ -30,16 +29,6 @@ from lineage_dagster_tests.test_faults.fault_helpers import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.faults]
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return dagster_home(tmp_path / "dagster_home")
-
-
-@pytest.fixture
-def env(neo4j_env, home: Path) -> dict[str, str]:
-    return cli_env(neo4j_env, home)
 
 
 def test_sigterm_fails_the_run_stops_its_steps_and_exits_130(sql_root, env, empty_graph, home):
