@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -79,14 +79,33 @@ def run_prometheus(
 
 
 @contextmanager
-def _service(command: list[str], log: Path, url: str) -> Iterator[str]:
+def run_service(
+    command: list[str],
+    log: Path,
+    ready: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float = START_TIMEOUT_SECONDS,
+) -> Iterator[None]:
+    """Run ``command`` in its own session, its output in ``log``, until ``ready()`` holds (a
+    ``LocalServiceError`` with the log's end if it exits first or ``timeout`` passes); stop it
+    on exit."""
     with log.open("wb") as output:
         process = subprocess.Popen(
             command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        _wait_ready(url, process, log)
-        yield url
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if process.poll() is not None:
+                raise LocalServiceError(
+                    f"{Path(command[0]).name} exited with {process.returncode}:\n"
+                    f"{log.read_text(errors='replace')[-2000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise LocalServiceError(f"{what} was not ready after {timeout:.0f} s")
+            time.sleep(0.1)
+        yield
     finally:
         process.terminate()
         try:
@@ -96,19 +115,16 @@ def _service(command: list[str], log: Path, url: str) -> Iterator[str]:
             process.wait()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    name = Path(str(process.args[0] if isinstance(process.args, list) else process.args)).name
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise LocalServiceError(
-                f"{name} exited with {process.returncode}:\n"
-                f"{log.read_text(errors='replace')[-2000:]}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
-                response.read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise LocalServiceError(f"{url} was not ready after {START_TIMEOUT_SECONDS:.0f} s")
+@contextmanager
+def _service(command: list[str], log: Path, url: str) -> Iterator[str]:
+    with run_service(command, log, lambda: _answers(f"{url}/-/ready"), what=url):
+        yield url
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            response.read()
+        return True
+    except OSError:
+        return False

@@ -8,13 +8,11 @@ production Redis (which needs a password in the URL, persistence and monitoring)
 from __future__ import annotations
 
 import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from lineage_dagster.devstack.local_prometheus import LocalServiceError, find_binary
+from lineage_dagster.devstack.local_prometheus import find_binary, run_service
 
 START_TIMEOUT_SECONDS = 30.0
 
@@ -45,21 +43,15 @@ def run_redis(workdir: Path, port: int) -> Iterator[str]:
         "--daemonize",
         "no",
     ]
-    log = workdir / "redis.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        _wait_for_pong(port, process, log)
+    ready = run_service(
+        command,
+        workdir / "redis.log",
+        lambda: ping(port),
+        what=f"redis-server on port {port}",
+        timeout=START_TIMEOUT_SECONDS,
+    )
+    with ready:
         yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def ping(port: int) -> bool:
@@ -70,17 +62,3 @@ def ping(port: int) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def _wait_for_pong(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise LocalServiceError(
-                f"redis-server exited with {process.returncode}:\n"
-                f"{log.read_text(errors='replace')[-2000:]}"
-            )
-        if ping(port):
-            return
-        time.sleep(0.05)
-    raise LocalServiceError(f"redis-server did not answer on port {port} in time")
