@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the commands need, as "command:package" pairs (a command on PATH, or a path
 # pattern for binaries Debian keeps off PATH, like PostgreSQL's).
 DEV_TOOLS := java:openjdk-17-jdk-headless mvn:maven prometheus:prometheus prometheus-pushgateway:prometheus-pushgateway
-TEST_TOOLS := $(DEV_TOOLS) chromium:chromium '/usr/lib/postgresql/*/bin/initdb:postgresql' curl:curl systemd-run:systemd useradd:passwd redis-server:redis-server
+TEST_TOOLS := $(DEV_TOOLS) chromium:chromium '/usr/lib/postgresql/*/bin/initdb:postgresql' curl:curl systemd-run:systemd useradd:passwd redis-server:redis-server fusermount3:fuse3
 
 .PHONY: dev test benchmark install lint lock clean
 

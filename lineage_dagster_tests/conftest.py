@@ -104,20 +104,6 @@ def sql_root(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def unlistable_private(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Folders named ``private`` cannot be listed, as without read permission (tests run as
-    root, where permissions do not stop reads)."""
-    real_scandir = os.scandir
-
-    def scandir(path: str) -> Iterator[os.DirEntry[str]]:
-        if str(path).endswith("private"):
-            raise PermissionError(13, "Permission denied")
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
-
-
 # Metrics: a real Pushgateway and a real Prometheus scraping it, started once per session.
 @pytest.fixture(scope="session")
 def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushgateway]:

@@ -11,6 +11,7 @@ from lineage_dagster.definitions import defs, resolved_ingest_job
 from lineage_dagster.defs.executors import execution_config
 from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME
 from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
+from lineage_dagster.sources.file_access import DEFAULT_READ_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,11 @@ def _step_metadata(result: Any, step_key: str) -> dict[str, Any]:
 
 
 def sensor_context(
-    instance: dg.DagsterInstance, root: Path, cursor: str | None = None
+    instance: dg.DagsterInstance,
+    root: Path,
+    cursor: str | None = None,
+    *,
+    read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS,
 ) -> dg.SensorEvaluationContext:
     """The folder sensor's context on ``root``, with the code location's definitions and the
     resources the sensor takes; use it as a context manager."""
@@ -106,7 +111,9 @@ def sensor_context(
         cursor=cursor,
         definitions=defs(),
         resources={
-            "sql_source": SqlSourceResource(root=str(root)),
+            "sql_source": SqlSourceResource(
+                root=str(root), read_timeout_seconds=read_timeout_seconds
+            ),
             "sql_parser": SqlParserResource(),
         },
     )

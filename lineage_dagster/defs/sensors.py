@@ -10,12 +10,11 @@ from lineage_dagster.defs.jobs import ingest_sql_job
 from lineage_dagster.defs.partitions import SOURCE_PARTITIONS_NAME, source_partitions_def
 from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
 from lineage_dagster.defs.settings import FLAG_WARNING, SENSOR_INTERVAL_SECONDS
-from lineage_dagster.parsing import SqlFileError
+from lineage_dagster.parsing import SqlFileError, SqlFileTimeoutError
 from lineage_dagster.parsing.version import EXTRACTOR_VERSION
 from lineage_dagster.sources.files import (
+    hash_sources,
     partition_key_problem,
-    read_source,
-    sha256_bytes,
     split_partitions,
     stat_listing,
 )
@@ -28,28 +27,44 @@ warnings.filterwarnings(
 )
 
 
+SENSOR_READ_BUDGET_SECONDS = 30.0
+"""How long one tick may spend reading files (Dagster gives a sensor tick 60 s)."""
+
+
 def _digest(items: list) -> str:
     return hashlib.sha256(json.dumps(items, separators=(",", ":")).encode()).hexdigest()
 
 
-def _content_digest(sql_source: SqlSourceResource, partition: str) -> tuple[str, int] | None:
+def _content_digest(
+    sql_source: SqlSourceResource, partition: str, read_deadline: float
+) -> tuple[str, int] | None:
     """Digest of the partition's file contents, or None while a file is still being written.
 
     A file whose size or mtime changes between the listing before and after hashing is still
-    being written: the partition waits for the next tick.
+    being written: the partition waits for the next tick. Files are read until
+    ``read_deadline`` (``time.monotonic()``): after it, a file counts by its size and mtime, and
+    the run reads it (a hung mount must not make the tick overrun its timeout).
     """
-    root = sql_source.root_path
-    before = stat_listing(root, partition)
+    root, timeout = sql_source.root_path, sql_source.read_timeout_seconds
+    before = stat_listing(root, partition, timeout_seconds=timeout)
+    digests = hash_sources(
+        root,
+        [path for path, _size, _mtime in before],
+        max_bytes=sql_source.max_file_bytes,
+        timeout_seconds=timeout,
+        deadline=read_deadline,
+    )
     states = []
-    for path, size, _mtime in before:
-        try:
-            data = read_source(root, path, max_bytes=sql_source.max_file_bytes)
-        except SqlFileError as exc:
+    for path, size, mtime in before:
+        read = digests[path]
+        if read is None or isinstance(read, SqlFileTimeoutError):
+            states.append([path, f"unread:{size}:{mtime}"])
+        elif isinstance(read, SqlFileError):
             # Refused (too large, a link leaving the folder) or gone: the run reports it.
-            states.append([path, f"unreadable:{size}:{exc.message}"])
-            continue
-        states.append([path, sha256_bytes(data)])
-    if stat_listing(root, partition) != before:
+            states.append([path, f"unreadable:{size}:{read.message}"])
+        else:
+            states.append([path, read[0]])
+    if stat_listing(root, partition, timeout_seconds=timeout) != before:
         return None
     return _digest([EXTRACTOR_VERSION, states]), len(states)
 
@@ -96,6 +111,7 @@ def sql_folder_sensor(
     if not root.is_dir():
         return dg.SkipReason(f"The SQL folder {root} does not exist")
     started = time.perf_counter()
+    read_deadline = time.monotonic() + SENSOR_READ_BUDGET_SECONDS
     cursor: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
     partitions, invalid = split_partitions(root)
     for key in invalid:
@@ -106,11 +122,12 @@ def sql_folder_sensor(
     run_requests = []
     waiting = []
     for partition in candidates:
-        stat_digest = _digest([EXTRACTOR_VERSION, stat_listing(root, partition)])
+        listing = stat_listing(root, partition, timeout_seconds=sql_source.read_timeout_seconds)
+        stat_digest = _digest([EXTRACTOR_VERSION, listing])
         previous = cursor.get(partition)
         if previous and previous[0] == stat_digest:
             continue
-        content = _content_digest(sql_source, partition)
+        content = _content_digest(sql_source, partition, read_deadline)
         if content is None:
             waiting.append(partition)
             continue

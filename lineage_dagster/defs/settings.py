@@ -3,9 +3,9 @@
 These values must be fixed when definitions are built: the feature flags' defaults (a run's
 resource config replaces the resource's whole config, so a rolled-back ``FEATURE_*`` value has to
 be the schema default itself), the sensor's minimum interval, the executor a parallel run uses by
-default, and where steps hand their outputs on. This is the only Dagster module that
-reads the environment at import; connections (``NEO4J_*``, the SQL root) are read through
-``dg.EnvVar`` when a run or tick starts.
+default, where steps hand their outputs on, and how long a file's read may take. This is the
+only Dagster module that reads the environment at import; connections (``NEO4J_*``, the SQL
+root) are read through ``dg.EnvVar`` when a run or tick starts.
 
 An invalid ``FEATURE_*`` value never stops the code location from loading: the flag falls back
 to its safe value (``settings.flags.FALLBACK_VALUES``) and ``FLAG_WARNING`` says so, in the load
@@ -18,10 +18,12 @@ import os
 from lineage_dagster.settings.environment import (
     celery_backend_variable,
     executor_kind,
+    read_timeout_seconds,
     sensor_interval_seconds,
     step_storage_dir,
 )
 from lineage_dagster.settings.flags import invalid_flags_message, read_flags
+from lineage_dagster.sources.file_access import DEFAULT_READ_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,10 @@ if FLAG_WARNING:
 
 SENSOR_INTERVAL_SECONDS: int = sensor_interval_seconds(os.environ)
 """``LINEAGE_SENSOR_INTERVAL_SECONDS``, default 30."""
+
+READ_TIMEOUT_SECONDS: float = read_timeout_seconds(os.environ, DEFAULT_READ_TIMEOUT_SECONDS)
+"""``LINEAGE_READ_TIMEOUT_SECONDS``, default 30: a file or folder that does not answer in time
+(a hung network mount) is reported as unreadable instead of blocking its run or the sensor."""
 
 EXECUTOR_KIND: str = executor_kind(os.environ)
 """``LINEAGE_EXECUTOR``: ``multiprocess`` (default) or ``celery``; any run may choose another."""

@@ -28,6 +28,7 @@ from lineage_dagster.parsing.errors import (
     SchemaError,
     SqlDecodeError,
     SqlFileError,
+    SqlFileTimeoutError,
     SqlFileTooLargeError,
     UnknownDialectError,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "SchemaIndex",
     "SqlDecodeError",
     "SqlFileError",
+    "SqlFileTimeoutError",
     "SqlFileTooLargeError",
     "StatementError",
     "StatementLineage",

@@ -55,3 +55,7 @@ class SqlDecodeError(SqlFileError):
 
 class SqlFileTooLargeError(SqlFileError):
     """A SQL file larger than the configured ``max_bytes``."""
+
+
+class SqlFileTimeoutError(SqlFileError):
+    """A SQL file (or folder) the file system did not answer for in time, e.g. on a hung mount."""

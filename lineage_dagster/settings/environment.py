@@ -20,6 +20,7 @@ ENV_EXECUTOR = "LINEAGE_EXECUTOR"
 ENV_CELERY_BROKER_URL = "LINEAGE_CELERY_BROKER_URL"
 ENV_CELERY_BACKEND_URL = "LINEAGE_CELERY_BACKEND_URL"
 ENV_STEP_STORAGE_DIR = "LINEAGE_STEP_STORAGE_DIR"
+ENV_READ_TIMEOUT = "LINEAGE_READ_TIMEOUT_SECONDS"
 
 DEFAULT_NEO4J_USER = "neo4j"
 DEFAULT_SENSOR_INTERVAL_SECONDS = 30
@@ -42,6 +43,27 @@ def sensor_interval_seconds(environ: Mapping[str, str]) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{ENV_SENSOR_INTERVAL}={value!r} is not a positive number of seconds")
     return int(value)
+
+
+def read_timeout_seconds(environ: Mapping[str, str], default: float) -> float:
+    """Seconds one SQL file's read (or one folder's listing) may take before it is given up on.
+
+    >>> read_timeout_seconds({}, 30.0), read_timeout_seconds({ENV_READ_TIMEOUT: "2.5"}, 30.0)
+    (30.0, 2.5)
+
+    Raises:
+        ValueError: The variable is set to something other than a positive number.
+    """
+    value = environ.get(ENV_READ_TIMEOUT, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{ENV_READ_TIMEOUT}={value!r} is not a positive number of seconds")
+    return seconds
 
 
 def executor_kind(environ: Mapping[str, str]) -> str:

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from lineage_dagster.parsing import DEFAULT_MAX_BYTES, SqlFileError, SqlFileTooLargeError
+from lineage_dagster.parsing import (
+    DEFAULT_MAX_BYTES,
+    SqlFileError,
+    SqlFileTimeoutError,
+    SqlFileTooLargeError,
+)
+from lineage_dagster.sources import file_access
+from lineage_dagster.sources.file_access import DEFAULT_READ_TIMEOUT_SECONDS, ReadRefused
 
 ROOT_PARTITION = "_root"
 """The partition of the files directly in the watched root."""
-SQL_SUFFIX = ".sql"
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,8 @@ class SourceFile:
     size: int
     mtime_ns: int
     sha256: str
+    error: str = ""
+    """Why the file could not be read when listed (then it has no digest)."""
 
 
 def partition_of(relative_path: str) -> str:
@@ -78,40 +86,43 @@ def split_partitions(root: Path) -> tuple[list[str], list[str]]:
     return usable, [key for key in partitions if key not in usable]
 
 
-def _sql_entries(
-    root: Path, partition: str | None
-) -> tuple[list[os.DirEntry[str]], list[tuple[str, OSError]]]:
-    """The directory entries of the SQL files of a partition, sorted by path, and the folders
-    that could not be listed (with why).
+def _sql_listing(
+    root: Path, partition: str | None, timeout_seconds: float
+) -> tuple[list[tuple[str, int, int]], list[tuple[str, OSError]]]:
+    """(path, size, mtime_ns) of the SQL files of a partition, sorted by path, and the folders
+    that could not be listed (with why); a file that cannot be stat'ed has size and mtime -1.
 
-    ``os.scandir`` reuses what reading the directory already told (the entry type), which keeps
-    a sensor tick over 10,000 files cheap; links are listed, never followed into directories, and
-    a partition that is itself a link is not walked.
+    Links are listed, never followed into directories, and a partition that is itself a link
+    is not walked. Each folder is listed within the timeout: a hung mount is one unreadable
+    folder, not a hung scan.
     """
     if partition == ROOT_PARTITION:
         bases, recursive = [str(root)], False
     else:
-        base = root if partition is None else root / partition
-        if base.is_symlink() or not base.is_dir():
+        base = str(root if partition is None else root / partition)
+        try:
+            walkable = file_access.call(
+                "is_walkable", base, timeout_seconds=timeout_seconds, path=base
+            )
+        except OSError as exc:
+            return [], [(base, exc)]
+        if not walkable:
             return [], []
-        bases, recursive = [str(base)], True
-    found: list[os.DirEntry[str]] = []
+        bases, recursive = [base], True
+    found: list[tuple[str, int, int]] = []
     unreadable: list[tuple[str, OSError]] = []
     while bases:
         folder = bases.pop()
         try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        if recursive:
-                            bases.append(entry.path)
-                    elif entry.name.lower().endswith(SQL_SUFFIX) and (
-                        entry.is_symlink() or entry.is_file(follow_symlinks=False)
-                    ):
-                        found.append(entry)
-        except OSError as exc:  # e.g. a folder without read permission: the others still count
+            subfolders, files = file_access.call(
+                "list_folder", folder, recursive, timeout_seconds=timeout_seconds, path=folder
+            )
+        except OSError as exc:  # no read permission, or no answer: the others still count
             unreadable.append((folder, exc))
-    found.sort(key=lambda entry: entry.path)
+            continue
+        bases.extend(subfolders)
+        found.extend(files)
+    found.sort()
     return found, unreadable
 
 
@@ -120,89 +131,142 @@ def relative_path(root: Path, path: Path) -> str:
     return path.relative_to(root.resolve()).as_posix()
 
 
-def stat_file(root: Path, path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> os.stat_result:
-    """Check that ``path`` is a file inside ``root`` within the size limit; return its stat.
+def _file_error(relative: str, exc: Exception) -> SqlFileError:
+    """The error naming ``relative`` for what the helper answered about it."""
+    if isinstance(exc, ReadRefused):
+        error = SqlFileTooLargeError if exc.kind == "too_large" else SqlFileError
+        return error(relative, exc.message)
+    if isinstance(exc, TimeoutError):
+        return SqlFileTimeoutError(relative, f"cannot be read: {exc} (a hung network mount?)")
+    return SqlFileError(relative, f"cannot be read: {getattr(exc, 'strerror', None) or exc}")
 
-    Only regular files are read: a FIFO would block a reader forever and a device never ends.
+
+def read_source(
+    root: Path,
+    relative: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS,
+) -> bytes:
+    """Read one file of the watched folder, safely.
+
+    This is the one reader of the watched folder: the planning scan, the parse steps and the
+    sensor all read through it (or :func:`hash_source`). Only regular files inside ``root``
+    (links included) within ``max_bytes`` are read, by a helper process, and a file whose check
+    and read take longer than ``timeout_seconds`` (a hung network mount) is given up on (see
+    :mod:`~lineage_dagster.sources.file_access`).
 
     Raises:
         SqlFileError: The file is a link leaving the root or going round in a loop, not a
-            regular file, or cannot be read; the path in the error is relative to the root.
+            regular file, vanished or cannot be read; the path in the error is relative to the
+            root.
         SqlFileTooLargeError: The file is larger than ``max_bytes``.
+        SqlFileTimeoutError: The check and read took longer than ``timeout_seconds``.
     """
-    rel = relative_path(root, path)
+    root_text = str(root.resolve())
     try:
-        resolved = path.resolve()
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
-        raise SqlFileError(rel, f"cannot be resolved: {exc}") from exc
-    if not resolved.is_relative_to(root.resolve()):
-        raise SqlFileError(rel, "is a link to a file outside the watched folder; refused")
-    try:
-        info = resolved.stat()
-    except OSError as exc:
-        raise SqlFileError(rel, f"cannot be read: {exc.strerror or exc}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise SqlFileError(rel, "is not a regular file (a FIFO, device or socket); refused")
-    if info.st_size > max_bytes:
-        raise SqlFileTooLargeError(
-            rel,
-            f"is {info.st_size:,} bytes, over the limit of {max_bytes:,} bytes (max_file_bytes)",
-        )
-    return info
-
-
-def read_source(root: Path, relative: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read one file's bytes after the safety checks of :func:`stat_file`.
-
-    This is the one reader of the watched folder: the planning scan, the parse steps and the
-    sensor all read through it.
-
-    Raises:
-        SqlFileError: As :func:`stat_file`, or the file vanished or cannot be read.
-    """
-    path = root.resolve() / relative
-    stat_file(root, path, max_bytes=max_bytes)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise SqlFileError(relative, f"cannot be read: {exc.strerror or exc}") from exc
-    if len(data) > max_bytes:  # grew since it was checked
-        raise SqlFileTooLargeError(
-            relative, f"is over the limit of {max_bytes:,} bytes (max_file_bytes)"
-        )
+        data: bytes = file_access.call(
+            "read_file",
+            root_text,
+            relative,
+            max_bytes,
+            False,
+            timeout_seconds=timeout_seconds,
+            path=os.path.join(root_text, relative),
+        )[0]
+    except (OSError, ReadRefused) as exc:
+        raise _file_error(relative, exc) from None
     return data
 
 
-def list_partitions(root: Path) -> list[str]:
+FileDigest = tuple[str, int, int]
+"""A file's sha256, size and mtime_ns."""
+
+
+def hash_sources(
+    root: Path,
+    relatives: list[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS,
+    deadline: float | None = None,
+) -> dict[str, FileDigest | SqlFileError | None]:
+    """Each file's digest, size and mtime_ns, read as :func:`read_source` reads it (in one
+    streamed request; the bytes stay in the helper process), or its error. A file not read by
+    ``deadline`` (``time.monotonic()``) maps to ``None``."""
+    return _read_many(root, relatives, max_bytes, timeout_seconds, deadline, digest_only=True)
+
+
+def read_sources(
+    root: Path,
+    relatives: list[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS,
+) -> dict[str, bytes | SqlFileError]:
+    """Each file's bytes, read as :func:`read_source` reads it (in one streamed request), or
+    its error."""
+    read = _read_many(root, relatives, max_bytes, timeout_seconds, None, digest_only=False)
+    return {
+        relative: value if isinstance(value, SqlFileError) else value[0]
+        for relative, value in read.items()
+        if value is not None
+    }
+
+
+def _read_many(
+    root: Path,
+    relatives: list[str],
+    max_bytes: int,
+    timeout_seconds: float,
+    deadline: float | None,
+    *,
+    digest_only: bool,
+) -> dict[str, Any]:
+    root_text = str(root.resolve())
+    replies = file_access.read_files(
+        root_text,
+        relatives,
+        max_bytes,
+        digest_only,
+        timeout_seconds=timeout_seconds,
+        deadline=deadline,
+    )
+    results: dict[str, Any] = {}
+    for relative, reply in replies.items():
+        if reply is None:
+            results[relative] = None
+        else:
+            answered, value = reply
+            results[relative] = value if answered else _file_error(relative, value)
+    return results
+
+
+def list_partitions(
+    root: Path, *, timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS
+) -> list[str]:
     """Top-level folders of ``root``, plus ``_root`` when SQL files lie directly in it.
 
     A top-level link to a folder is not a partition: it would walk files outside the root.
+
+    Raises:
+        OSError: ``root`` cannot be listed, or gives no answer within the timeout.
     """
-    root = root.resolve()
-    partitions = sorted(
-        p.name
-        for p in root.iterdir()
-        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+    root_text = str(root.resolve())
+    folders, has_files = file_access.call(
+        "top_level", root_text, timeout_seconds=timeout_seconds, path=root_text
     )
-    if any(_is_sql_file(p) for p in root.iterdir()):
-        partitions.append(ROOT_PARTITION)
-    return partitions
+    return sorted(folders) + ([ROOT_PARTITION] if has_files else [])
 
 
-def stat_listing(root: Path, partition: str) -> list[tuple[str, int, int]]:
+def stat_listing(
+    root: Path, partition: str, *, timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS
+) -> list[tuple[str, int, int]]:
     """(relative path, size, mtime_ns) of each SQL file of a partition: cheap change detection."""
     root = root.resolve()
     prefix = len(str(root)) + 1
-    listing = []
-    entries, _unreadable = _sql_entries(root, partition)
-    for entry in entries:
-        try:
-            info = entry.stat()
-        except OSError:
-            continue  # vanished (or a dangling link) since it was listed
-        listing.append((entry.path[prefix:], info.st_size, info.st_mtime_ns))
-    return listing
+    listing, _unreadable = _sql_listing(root, partition, timeout_seconds)
+    return [(path[prefix:], size, mtime) for path, size, mtime in listing if size >= 0]
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -210,7 +274,11 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def scan_files(
-    root: Path, partition: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+    root: Path,
+    partition: str | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS,
 ) -> tuple[list[SourceFile], list[SqlFileError]]:
     """List and hash the SQL files of ``root`` (or one partition); unreadable files and folders
     are returned as errors instead of stopping the scan.
@@ -219,8 +287,9 @@ def scan_files(
     deleted (see :func:`~lineage_dagster.sources.planning.diff_files`).
     """
     root = root.resolve()
+    prefix = len(str(root)) + 1
     files: list[SourceFile] = []
-    entries, unreadable = _sql_entries(root, partition)
+    listing, unreadable = _sql_listing(root, partition, timeout_seconds)
     errors = [
         SqlFileError(
             relative_path(root, Path(folder)) + "/",
@@ -228,20 +297,12 @@ def scan_files(
         )
         for folder, exc in unreadable
     ]
-    for path in (Path(entry.path) for entry in entries):
-        rel = relative_path(root, path)
-        try:
-            data = read_source(root, rel, max_bytes=max_bytes)
-            info = path.stat()
-        except SqlFileError as exc:
-            errors.append(exc)
-            continue
-        except OSError as exc:  # vanished between reading and the stat
-            errors.append(SqlFileError(rel, f"cannot be read: {exc.strerror or exc}"))
-            continue
-        files.append(SourceFile(rel, len(data), info.st_mtime_ns, sha256_bytes(data)))
+    relatives = [path[prefix:] for path, _size, _mtime in listing]
+    for relative, read in hash_sources(
+        root, relatives, max_bytes=max_bytes, timeout_seconds=timeout_seconds
+    ).items():
+        if isinstance(read, SqlFileError):
+            errors.append(read)
+        elif read is not None:
+            files.append(SourceFile(relative, read[1], read[2], read[0]))
     return files, errors
-
-
-def _is_sql_file(path: Path) -> bool:
-    return path.suffix.lower() == SQL_SUFFIX and (path.is_file() or path.is_symlink())

@@ -1,15 +1,15 @@
 """Parse the files of the watched folder: one checked read, one hash, the content-keyed cache.
 
 A file planned with a digest the cache knows is not read at all; otherwise it is read once
-through :func:`~lineage_dagster.sources.files.read_source`, hashed once, and extracted from those
-bytes. A file that cannot be read or decoded becomes a :class:`FileLineage` carrying its error,
-so one broken file never stops the others.
+through :func:`~lineage_dagster.sources.files.read_sources` (many files per request), hashed
+once, and extracted from those bytes. A file that cannot be read or decoded becomes a
+:class:`FileLineage` carrying its error, so one broken file never stops the others.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ from lineage_dagster.parsing import (
     extract_bytes,
 )
 from lineage_dagster.sources.corpus_schema import merge_declarations
-from lineage_dagster.sources.files import SourceFile, read_source, sha256_bytes
+from lineage_dagster.sources.file_access import DEFAULT_READ_TIMEOUT_SECONDS
+from lineage_dagster.sources.files import SourceFile, read_sources, sha256_bytes
 from lineage_dagster.sources.parse_cache import ParseCache, cache_key
 
 
@@ -47,6 +48,7 @@ class SourceParser:
             every table it looked up still has the same columns.
         cache: The parse cache; ``None`` parses every file.
         max_bytes: Larger files fail with a clear error.
+        read_timeout_seconds: A file whose read takes longer fails with a clear error.
     """
 
     root: Path
@@ -56,6 +58,7 @@ class SourceParser:
     schema: Mapping[str, Any] | SchemaIndex | None = None
     cache: ParseCache | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
+    read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
         # Settings that change extraction output are part of every cache key; an index is not:
@@ -95,25 +98,61 @@ class SourceParser:
             The lineage (with ``error`` set when the file cannot be read or decoded) and whether
             it was a cache hit.
         """
-        dialect = self.dialect_for(relative_path)
+        [result] = self.parse_many([SourceFile(relative_path, 0, 0, sha256)], use_cache=use_cache)
+        return result
+
+    def parse_many(
+        self, files: Sequence[SourceFile], *, use_cache: bool = True
+    ) -> list[tuple[FileLineage, bool]]:
+        """:meth:`parse` of each file (a file with an ``error`` is that error); the files not
+        in the cache are read in streamed requests of up to :data:`READ_CHUNK_BYTES`."""
         cache = self.cache if use_cache else None
-        if cache is not None and sha256:
-            cached = cache.get(self._key(sha256, dialect), path=relative_path)
-            if cached is not None and self._valid(cached):
-                return cached, True
-        try:
-            data = read_source(self.root, relative_path, max_bytes=self.max_bytes)
-        except SqlFileError as exc:
-            return FileLineage.from_error(exc, dialect=dialect), False
+        results: dict[str, tuple[FileLineage, bool]] = {}
+        to_read: list[SourceFile] = []
+        for file in files:
+            dialect = self.dialect_for(file.path)
+            if file.error:  # unreadable when it was listed: not read again
+                error = SqlFileError(file.path, file.error)
+                results[file.path] = FileLineage.from_error(error, dialect=dialect), False
+            elif (cached := self._cached(cache, file.sha256, dialect, file.path)) is not None:
+                results[file.path] = cached, True
+            else:
+                to_read.append(file)
+        for chunk in _chunks(to_read, READ_CHUNK_BYTES):
+            contents = read_sources(
+                self.root,
+                [file.path for file in chunk],
+                max_bytes=self.max_bytes,
+                timeout_seconds=self.read_timeout_seconds,
+            )
+            for file in chunk:
+                results[file.path] = self._parse_read(file, contents[file.path], cache)
+        return [results[file.path] for file in files]
+
+    def _cached(
+        self, cache: ParseCache | None, sha256: str, dialect: str | None, path: str
+    ) -> FileLineage | None:
+        if cache is None or not sha256:
+            return None
+        cached = cache.get(self._key(sha256, dialect), path=path)
+        return cached if cached is not None and self._valid(cached) else None
+
+    def _parse_read(
+        self, file: SourceFile, data: bytes | SqlFileError, cache: ParseCache | None
+    ) -> tuple[FileLineage, bool]:
+        """The lineage of a file's bytes, as read (or its read error)."""
+        dialect = self.dialect_for(file.path)
+        if isinstance(data, SqlFileError):
+            return FileLineage.from_error(data, dialect=dialect), False
         digest = sha256_bytes(data)
-        if cache is not None and digest != sha256:  # changed since it was planned
-            cached = cache.get(self._key(digest, dialect), path=relative_path)
-            if cached is not None and self._valid(cached):
+        if digest != file.sha256:  # changed since it was planned
+            cached = self._cached(cache, digest, dialect, file.path)
+            if cached is not None:
                 return cached, True
         try:
             lineage = extract_bytes(
                 data,
-                path=relative_path,
+                path=file.path,
                 sha256=digest,
                 dialect=dialect,
                 default_schema=self.default_schema,
@@ -122,7 +161,7 @@ class SourceParser:
         except SqlFileError as exc:
             return FileLineage.from_error(exc, dialect=dialect), False
         except UnknownDialectError as exc:  # a `-- dialect:` comment naming an unknown dialect
-            return FileLineage(relative_path, "", dialect, (), StatementError(str(exc))), False
+            return FileLineage(file.path, "", dialect, (), StatementError(str(exc))), False
         if cache is not None:
             cache.put(self._key(digest, dialect), lineage)
         return lineage, False
@@ -135,30 +174,57 @@ class SourceParser:
         They do not depend on any schema, so they are cached by content alone; a miss costs
         a table-level extraction of the file.
         """
-        dialect = self.dialect_for(relative_path)
+        file = SourceFile(relative_path, 0, 0, sha256)
+        return self.declarations_many([file], use_cache=use_cache)[0]
+
+    def declarations_many(
+        self, files: Sequence[SourceFile], *, use_cache: bool = True
+    ) -> list[tuple[TableDeclaration, ...]]:
+        """:meth:`declarations` of each file; the cache misses are read in streamed requests."""
         cache = self.cache if use_cache else None
-        key = cache_key(sha256, dialect, EXTRACTOR_VERSION, self._declarations_key)
-        if cache is not None and sha256:
-            cached = cache.get_declarations(key)
+        found: dict[str, tuple[TableDeclaration, ...]] = {}
+        to_read: list[SourceFile] = []
+        for file in files:
+            key = self._declarations_cache_key(file.sha256, file.path)
+            cached = cache.get_declarations(key) if cache is not None and file.sha256 else None
             if cached is not None:
-                return cached
+                found[file.path] = cached
+            else:
+                to_read.append(file)
+        for chunk in _chunks(to_read, READ_CHUNK_BYTES):
+            contents = read_sources(
+                self.root,
+                [file.path for file in chunk],
+                max_bytes=self.max_bytes,
+                timeout_seconds=self.read_timeout_seconds,
+            )
+            for file in chunk:
+                found[file.path] = self._declarations_read(file.path, contents[file.path], cache)
+        return [found[file.path] for file in files]
+
+    def _declarations_cache_key(self, sha256: str, path: str) -> str:
+        return cache_key(sha256, self.dialect_for(path), EXTRACTOR_VERSION, self._declarations_key)
+
+    def _declarations_read(
+        self, path: str, data: bytes | SqlFileError, cache: ParseCache | None
+    ) -> tuple[TableDeclaration, ...]:
+        if isinstance(data, SqlFileError):
+            return ()
+        digest = sha256_bytes(data)
         try:
-            data = read_source(self.root, relative_path, max_bytes=self.max_bytes)
-            digest = sha256_bytes(data)
-            found = extract_bytes(
+            declared = extract_bytes(
                 data,
-                path=relative_path,
+                path=path,
                 sha256=digest,
-                dialect=dialect,
+                dialect=self.dialect_for(path),
                 default_schema=self.default_schema,
                 columns=False,
             ).declarations
-        except (SqlFileError, LineageError):
+        except LineageError:
             return ()
         if cache is not None:
-            key = cache_key(digest, dialect, EXTRACTOR_VERSION, self._declarations_key)
-            cache.put_declarations(key, found)
-        return found
+            cache.put_declarations(self._declarations_cache_key(digest, path), declared)
+        return declared
 
     def corpus_schema(
         self,
@@ -169,9 +235,9 @@ class SourceParser:
     ) -> SchemaIndex:
         """The schema that ``files`` (the whole watched folder) declare, with ``configured``
         tables (a catalog) taking precedence."""
+        declared = self.declarations_many(files, use_cache=use_cache)
         return merge_declarations(
-            ((f.path, self.declarations(f.path, f.sha256, use_cache=use_cache)) for f in files),
-            configured,
+            zip((file.path for file in files), declared, strict=True), configured
         )
 
     def _valid(self, cached: FileLineage) -> bool:
@@ -183,3 +249,21 @@ class SourceParser:
 
     def _key(self, sha256: str, dialect: str | None) -> str:
         return cache_key(sha256, dialect, EXTRACTOR_VERSION, self._options)
+
+
+READ_CHUNK_BYTES = 32 * 1024 * 1024
+"""The most bytes of files a parse reads ahead (as listed; at least one file per read)."""
+
+
+def _chunks(files: Sequence[SourceFile], max_bytes: int) -> Iterator[list[SourceFile]]:
+    """``files`` in order, in runs of at most ``max_bytes`` (by listed size), none empty."""
+    chunk: list[SourceFile] = []
+    size = 0
+    for file in files:
+        if chunk and size + file.size > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(file)
+        size += file.size
+    if chunk:
+        yield chunk

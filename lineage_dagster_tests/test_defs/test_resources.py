@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lineage_dagster.defs.resources import SqlParserResource
+from lineage_dagster.defs.resources import SqlParserResource, SqlSourceResource
 
 
 def test_the_resource_refuses_unknown_dialects_when_configured():
@@ -15,8 +15,14 @@ def test_the_resource_refuses_unknown_dialects_when_configured():
     with pytest.raises(ValueError, match="tsqll"):
         SqlParserResource(dialect_map={"risk": "tsqll"})
     resource = SqlParserResource(dialect="SQLServer", dialect_map={"risk/": "Snowflake"})
-    parser = resource.source_parser(Path("."), max_bytes=100)
+    folder = SqlSourceResource(root=".", max_file_bytes=100, read_timeout_seconds=2.5)
+    parser = resource.source_parser(folder)
     assert (parser.default_dialect, parser.dialect_for("risk/a.sql")) == ("tsql", "snowflake")
+    assert (parser.root, parser.max_bytes, parser.read_timeout_seconds) == (
+        Path(".").resolve(),
+        100,
+        2.5,
+    )
 
 
 def test_the_catalog_file_wins_over_the_schema_file_and_a_bad_one_fails_clearly(tmp_path: Path):

@@ -14,6 +14,7 @@ from lineage_dagster.defs import sensors
 from lineage_dagster.defs.sensors import sql_folder_sensor
 from lineage_dagster.sources.parse_cache import ParseCache, default_cache_path
 from lineage_dagster_tests.ingest_helpers import sensor_context
+from lineage_dagster_tests.test_faults.hung_mount import hung_mount
 
 
 @pytest.fixture
@@ -136,8 +137,8 @@ def test_files_still_being_written_wait_for_the_next_tick(instance, tree, monkey
     real = sensors.stat_listing
     growing = {"calls": 0}
 
-    def changing_listing(root, partition):
-        listing = real(root, partition)
+    def changing_listing(root, partition, **limits):
+        listing = real(root, partition, **limits)
         if partition == "risk":
             growing["calls"] += 1
             listing = [(p, size + growing["calls"], m) for p, size, m in listing]
@@ -167,16 +168,15 @@ def test_missing_root_is_a_skip_with_the_path(instance, tmp_path):
 
 
 @pytest.mark.faults
-def test_special_files_and_unlistable_folders_never_stop_a_tick(
-    instance, tree, tmp_path, unlistable_private
-):
+def test_special_files_and_unlistable_folders_never_stop_a_tick(instance, tree, tmp_path):
     """A link to a FIFO (which would block a reader), a link to a device outside the folder and
-    a folder that cannot be listed: the tick still completes and requests runs."""
+    a folder that cannot be listed (on a real FUSE mount): the tick still completes and
+    requests runs."""
     os.mkfifo(tmp_path / "fifo")
     (tree / "risk" / "pipe.sql").symlink_to(tmp_path / "fifo")
     (tree / "risk" / "zero.sql").symlink_to("/dev/zero")
-    (tree / "finance" / "private").mkdir()
-    result = tick(instance, tree)
+    with hung_mount(tree / "finance" / "nfs", hangs=False):  # its denied/ cannot be listed
+        result = tick(instance, tree)
     assert partitions(result) == ["_root", "finance", "risk"]
 
 

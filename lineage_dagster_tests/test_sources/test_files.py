@@ -1,11 +1,12 @@
 """Listing and reading the watched folder: partitions, safety checks and errors naming files."""
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
-from lineage_dagster.parsing import SqlFileError, SqlFileTooLargeError
+from lineage_dagster.parsing import SqlFileError, SqlFileTimeoutError, SqlFileTooLargeError
 from lineage_dagster.sources.files import (
     is_valid_partition_key,
     list_partitions,
@@ -16,6 +17,7 @@ from lineage_dagster.sources.files import (
     sha256_bytes,
     stat_listing,
 )
+from lineage_dagster_tests.test_faults.hung_mount import ANSWERS, hung_mount
 
 
 @pytest.fixture
@@ -117,15 +119,15 @@ def test_only_regular_files_are_read(tree: Path):
 
 
 @pytest.mark.faults
-def test_a_folder_that_cannot_be_listed_is_an_error_not_a_failure(tree, unlistable_private):
-    (tree / "risk" / "private").mkdir()
-    (tree / "risk" / "private" / "secret.sql").write_text("SELECT 1")
-    files, errors = scan_files(tree, "risk")
-    assert [f.path for f in files] == ["risk/var/daily.sql"]
+def test_a_folder_that_cannot_be_listed_is_an_error_not_a_failure(tree: Path):
+    with hung_mount(tree / "risk" / "nfs", hangs=False):  # its denied/ cannot be listed
+        files, errors = scan_files(tree, "risk")
+        listing = stat_listing(tree, "risk")
+    assert [f.path for f in files] == ["risk/nfs/answers.sql", "risk/var/daily.sql"]
     assert [(e.path, e.message) for e in errors] == [
-        ("risk/private/", "folder cannot be listed: Permission denied")
+        ("risk/nfs/denied/", "folder cannot be listed: Permission denied")
     ]
-    assert [path for path, _, _ in stat_listing(tree, "risk")] == ["risk/var/daily.sql"]
+    assert [path for path, _, _ in listing] == ["risk/nfs/answers.sql", "risk/var/daily.sql"]
 
 
 @pytest.mark.faults
@@ -136,3 +138,25 @@ def test_a_top_level_link_to_a_folder_is_not_a_partition(tree: Path, tmp_path: P
     (tree / "linked").symlink_to(outside)
     assert "linked" not in list_partitions(tree)
     assert scan_files(tree, "linked") == ([], [])
+
+
+@pytest.mark.faults
+def test_a_file_or_folder_that_does_not_answer_is_an_error_and_the_rest_is_read(tree: Path):
+    """On a hung mount (a real FUSE file system), one file's read and one folder's listing
+    never answer: each is an error after the timeout, the mount's other file is read, and
+    asking again soon after fails at once instead of waiting again."""
+    with hung_mount(tree / "risk" / "nfs"):
+        files, errors = scan_files(tree, "risk", timeout_seconds=1.0)
+        started = time.monotonic()
+        with pytest.raises(SqlFileTimeoutError, match=r"risk/nfs/hung\.sql: .*tried again once"):
+            read_source(tree, "risk/nfs/hung.sql", timeout_seconds=1.0)
+        assert time.monotonic() - started < 1.0
+        assert read_source(tree, "risk/nfs/answers.sql") == ANSWERS
+    assert [f.path for f in files] == ["risk/nfs/answers.sql", "risk/var/daily.sql"]
+    assert {e.path: type(e) for e in errors} == {
+        "risk/nfs/denied/": SqlFileError,
+        "risk/nfs/stuck/": SqlFileError,
+        "risk/nfs/hung.sql": SqlFileTimeoutError,
+    }
+    messages = " ".join(e.message for e in errors)
+    assert messages.count("no answer from the file system within 1 s") == 2

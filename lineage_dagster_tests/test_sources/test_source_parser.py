@@ -8,7 +8,7 @@ import pytest
 
 from lineage_dagster.parsing import DialectMap
 from lineage_dagster.sources import source_parser
-from lineage_dagster.sources.files import sha256_bytes
+from lineage_dagster.sources.files import SourceFile, sha256_bytes
 from lineage_dagster.sources.parse_cache import ParseCache
 from lineage_dagster.sources.source_parser import SourceParser
 
@@ -16,16 +16,16 @@ SQL = b"INSERT INTO mart.t (a) SELECT a FROM raw.s"
 
 
 @pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every file the parser reads, in order."""
-    seen: list[str] = []
-    real = source_parser.read_source
+def requests(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The files of each read request the parser makes, in order."""
+    seen: list[list[str]] = []
+    real = source_parser.read_sources
 
-    def counting(root: Path, relative: str, **kwargs: int) -> bytes:
-        seen.append(relative)
-        return real(root, relative, **kwargs)
+    def counting(root: Path, relatives: list[str], **kwargs: float) -> dict:
+        seen.append(list(relatives))
+        return real(root, relatives, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(source_parser, "read_source", counting)
+    monkeypatch.setattr(source_parser, "read_sources", counting)
     return seen
 
 
@@ -37,20 +37,24 @@ def parser(tmp_path: Path) -> SourceParser:
     return SourceParser(root=root, cache=ParseCache(tmp_path / "cache.sqlite"))
 
 
-def test_a_cold_parse_reads_the_file_once_and_caches_it(parser: SourceParser, reads: list[str]):
+def test_a_cold_parse_reads_the_file_once_and_caches_it(
+    parser: SourceParser, requests: list[list[str]]
+):
     lineage, hit = parser.parse("risk/a.sql", sha256_bytes(SQL))
-    assert (hit, reads) == (False, ["risk/a.sql"])
+    assert (hit, requests) == (False, [["risk/a.sql"]])
     assert lineage.path == "risk/a.sql"
     assert lineage.sha256 == sha256_bytes(SQL)
     assert lineage.statements[0].targets == ("mart.t",)
 
 
-def test_a_planned_cache_hit_does_not_read_the_file(parser: SourceParser, reads: list[str]):
+def test_a_planned_cache_hit_does_not_read_the_file(
+    parser: SourceParser, requests: list[list[str]]
+):
     first, _ = parser.parse("risk/a.sql", sha256_bytes(SQL))
     # The same content under another path: served from the cache by its digest alone.
     again, hit = parser.parse("finance/copy.sql", sha256_bytes(SQL))
     assert hit is True
-    assert reads == ["risk/a.sql"]
+    assert requests == [["risk/a.sql"]]
     assert again.path == "finance/copy.sql"
     assert again.statements == first.statements
 
@@ -62,10 +66,33 @@ def test_a_file_changed_since_planning_is_keyed_by_what_was_read(parser: SourceP
     assert parser.parse("risk/a.sql", sha256_bytes(SQL))[1] is True
 
 
-def test_without_the_cache_every_parse_reads(parser: SourceParser, reads: list[str]):
+def test_without_the_cache_every_parse_reads(parser: SourceParser, requests: list[list[str]]):
     parser.parse("risk/a.sql", sha256_bytes(SQL))
     _, hit = parser.parse("risk/a.sql", sha256_bytes(SQL), use_cache=False)
-    assert (hit, reads) == (False, ["risk/a.sql", "risk/a.sql"])
+    assert (hit, requests) == (False, [["risk/a.sql"], ["risk/a.sql"]])
+
+
+def test_many_files_are_read_in_one_request_and_come_back_in_order(
+    parser: SourceParser, requests: list[list[str]]
+):
+    (parser.root / "risk" / "b.sql").write_bytes(SQL.replace(b"mart.t", b"mart.u"))
+    parser.parse("risk/a.sql", sha256_bytes(SQL))  # now cached
+    files = [
+        SourceFile("risk/b.sql", 40, 0, ""),
+        SourceFile("risk/a.sql", 40, 0, sha256_bytes(SQL)),
+        SourceFile("risk/gone.sql", 40, 0, ""),
+        SourceFile("risk/hung.sql", 0, 0, "", error="cannot be read: no answer"),
+    ]
+    results = parser.parse_many(files)
+    assert requests[1:] == [["risk/b.sql", "risk/gone.sql"]]  # one request; no cached file
+    assert [(lineage.path, lineage.status, hit) for lineage, hit in results] == [
+        ("risk/b.sql", "ok", False),
+        ("risk/a.sql", "ok", True),
+        ("risk/gone.sql", "failed", False),
+        ("risk/hung.sql", "failed", False),
+    ]
+    assert results[0][0].statements[0].targets == ("mart.u",)
+    assert results[3][0].error.message == "cannot be read: no answer"  # not read again
 
 
 def test_broken_files_come_back_with_their_error(parser: SourceParser, tmp_path: Path):
@@ -97,9 +124,9 @@ def test_one_dialect_mapping_with_canonical_names(tmp_path: Path):
     assert parser.dialect_for("regulatory/lcr.sql") == "postgres"
 
 
-def test_the_plan_can_ask_whether_a_file_is_cached(parser: SourceParser, reads: list[str]):
+def test_the_plan_can_ask_whether_a_file_is_cached(parser: SourceParser, requests: list[list[str]]):
     assert parser.is_cached("risk/a.sql", sha256_bytes(SQL)) is False
     parser.parse("risk/a.sql", sha256_bytes(SQL))
     assert parser.is_cached("risk/a.sql", sha256_bytes(SQL)) is True
     assert parser.is_cached("risk/a.sql", "another digest") is False
-    assert reads == ["risk/a.sql"]  # asking reads nothing
+    assert requests == [["risk/a.sql"]]  # asking reads nothing

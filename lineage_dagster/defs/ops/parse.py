@@ -104,15 +104,10 @@ def _parse_batch(
     feature_flags: FeatureFlagsResource,
 ) -> ParsedBatch:
     started = time.perf_counter()
-    parser = sql_parser.source_parser(
-        sql_source.root_path, max_bytes=sql_source.max_file_bytes, schema_digest=batch.schema
-    )
-    lineage: list[FileLineage] = []
-    hits = 0
-    for file in batch.files:
-        result, hit = parser.parse(file.path, file.sha256, use_cache=feature_flags.parse_cache)
-        hits += hit
-        lineage.append(result)
+    parser = sql_parser.source_parser(sql_source, schema_digest=batch.schema)
+    results = parser.parse_many(batch.files, use_cache=feature_flags.parse_cache)
+    lineage = [result for result, _hit in results]
+    hits = sum(hit for _result, hit in results)
     parsed = ParsedBatch(
         lineage=tuple(lineage),
         cache_hits=hits,

@@ -66,7 +66,7 @@ def plan_sql_files(
     partition = context.partition_key
     # UI backfills cannot pass run config, but they can set tags.
     full_refresh = config.full_refresh or context.run.tags.get(FULL_REFRESH_TAG) == "true"
-    parser = sql_parser.source_parser(sql_source.root_path, max_bytes=sql_source.max_file_bytes)
+    parser = sql_parser.source_parser(sql_source)
     schema = None
     if sql_parser.corpus_schema:
         # Every partition's declarations: a file here may read a table defined in another.
@@ -75,9 +75,7 @@ def plan_sql_files(
         files = [file for file in everything if partition_of(file.path) == partition]
         # A folder's error ends with "/": "risk/" is partition risk's own folder.
         unreadable = [e for e in all_unreadable if partition_of(f"{e.path}_") == partition]
-        parser = sql_parser.source_parser(
-            sql_source.root_path, max_bytes=sql_source.max_file_bytes, schema_digest=schema.digest
-        )
+        parser = sql_parser.source_parser(sql_source, schema_digest=schema.digest)
     else:
         files, unreadable = sql_source.scan(partition)
     with neo4j.get_session() as session:
@@ -104,10 +102,15 @@ def plan_sql_files(
     folders = [error for error in unreadable if error.path.endswith("/")]
     for folder in folders:
         context.log.warning(f"{folder.path}: {folder.message}; its files are kept as they were")
-    # Unreadable files go through parsing too, which reports them with their error.
+    # Unreadable files go through parsing too, which reports them with their error (not read
+    # again: a file on a hung mount would cost a second timeout).
     work = [
         *changes.to_load,
-        *(SourceFile(error.path, 0, 0, "") for error in unreadable if error not in folders),
+        *(
+            SourceFile(error.path, 0, 0, "", error=error.message)
+            for error in unreadable
+            if error not in folders
+        ),
     ]
     cached: list[str] = []
     if feature_flags.batching:

@@ -5,6 +5,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
 
+from lineage_dagster.defs.resources.sql_source_resource import SqlSourceResource
 from lineage_dagster.parsing import (
     DialectMap,
     SchemaError,
@@ -104,10 +105,13 @@ class SqlParserResource(dg.ConfigurableResource):
                     raise dg.Failure(description=str(exc), metadata={"file": path}) from exc
         return schema
 
-    def source_parser(self, root: Path, *, max_bytes: int, schema_digest: str = "") -> SourceParser:
-        """A parser of the files under ``root``, sharing this step process's cache.
+    def source_parser(
+        self, sql_source: SqlSourceResource, *, schema_digest: str = ""
+    ) -> SourceParser:
+        """A parser of the watched folder's files, sharing this step process's cache.
 
         Args:
+            sql_source: The folder, and the limits its files are read with.
             schema_digest: The schema a plan step built and kept (see ``plan_schema``);
                 ``""``: the configured files alone, normalised per file.
         """
@@ -117,13 +121,14 @@ class SqlParserResource(dg.ConfigurableResource):
             if schema is None:
                 raise dg.Failure(f"The schema {schema_digest} is not in the parse cache any more")
         return SourceParser(
-            root=root,
+            root=sql_source.root_path,
             dialects=DialectMap(self.dialect_map),
             default_dialect=resolve_dialect(self.dialect),
             default_schema=self.default_schema,
             schema=schema,
             cache=self._cache,
-            max_bytes=max_bytes,
+            max_bytes=sql_source.max_file_bytes,
+            read_timeout_seconds=sql_source.read_timeout_seconds,
         )
 
     def plan_schema(
