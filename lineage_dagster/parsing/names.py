@@ -23,6 +23,8 @@ _STRATEGIES = {
 if hasattr(NormalizationStrategy, "CASE_INSENSITIVE_UPPERCASE"):
     _STRATEGIES[NormalizationStrategy.CASE_INSENSITIVE_UPPERCASE] = _INSENSITIVE_UPPER
 
+_DUAL_DIALECTS = frozenset({"Oracle", "MySQL", "Doris", "StarRocks", "SingleStore"})
+"""Dialects whose ``DUAL`` is a built-in one-row table, not a table of the warehouse."""
 
 FILE_FORMATS = frozenset(
     {"parquet", "json", "csv", "orc", "avro", "delta", "text", "binaryfile", "iceberg"}
@@ -61,6 +63,7 @@ class Namer:
         self.strategy = _STRATEGIES.get(dialect.normalization_strategy, _LOWER)
         self.tables_keep_case = type(dialect).__name__ == "BigQuery"
         self.table_variables = type(dialect).__name__ in ("TSQL", "Fabric")
+        self.dual_is_dummy = type(dialect).__name__ in _DUAL_DIALECTS
         self.default: tuple[str, ...] = ()
         self.catalog_only: str | None = None  # a default catalog without a default schema
         self.used = False  # whether a USE statement changed the defaults
@@ -103,6 +106,26 @@ class Namer:
         if self.catalog_only:
             return self.catalog_only
         return self.default[0] if len(self.default) == 2 else None
+
+    def is_dummy_table(self, table: exp.Table) -> bool:
+        """``DUAL`` (or ``SYS.DUAL``) where the dialect has it: a one-row stand-in, no source.
+
+        >>> from sqlglot.dialects.dialect import Dialect
+        >>> import sqlglot
+        >>> namer = Namer(Dialect.get_or_raise("oracle"))
+        >>> query = sqlglot.parse_one("SELECT 1 FROM dual", read="oracle")
+        >>> namer.is_dummy_table(query.find(exp.Table))
+        True
+        """
+        if not self.dual_is_dummy or table.args.get("catalog"):
+            return False
+        this, db = table.this, table.args.get("db")
+        return (
+            isinstance(this, exp.Identifier)
+            and not this.quoted
+            and this.name.upper() == "DUAL"
+            and (db is None or (isinstance(db, exp.Identifier) and db.name.upper() == "SYS"))
+        )
 
     def is_temp_name(self, name: str) -> bool:
         """``#t``/``##t`` temporary tables, and ``@t`` table variables in T-SQL.

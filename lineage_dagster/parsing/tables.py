@@ -52,7 +52,7 @@ def source_tables(node: exp.Expr, script: ScriptState, exclude: set[int]) -> set
         ):
             continue
         fqn = fqn_of(table)
-        if fqn is None:
+        if fqn is None or (namer.dual_is_dummy and namer.is_dummy_table(table)):
             continue
         # resolve_temp, inlined: this runs for every table of every statement.
         upstream = temp_tables.get(fqn)
