@@ -176,11 +176,15 @@ class _Helper:
     """One helper process and its pipes."""
 
     def __init__(self) -> None:
+        # The package's folder first on its path: found however the caller found it.
+        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+        path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,
+            env={**os.environ, "PYTHONPATH": path},
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.requests, self.replies = self.process.stdin, self.process.stdout
@@ -216,11 +220,6 @@ class _Helper:
         self.requests.close()
         self.replies.close()
 
-    def close_after_fork(self) -> None:
-        """In a forked child: drop the parent's pipes, leaving its helper alone."""
-        os.close(self.requests.fileno())
-        os.close(self.replies.fileno())
-
 
 _lock = threading.Lock()
 _helper: _Helper | None = None
@@ -229,9 +228,9 @@ _hung_at: dict[str, float] = {}
 
 
 def _reset_after_fork() -> None:
+    """A forked child starts its own helper; its copies of the parent's pipes close with the
+    objects, which leaves the parent's helper alone."""
     global _lock, _helper
-    if _helper is not None:
-        _helper.close_after_fork()
     _lock, _helper = threading.Lock(), None
 
 
@@ -252,11 +251,21 @@ def _recent_hang(path: str) -> TimeoutError | None:
     )
 
 
-def _started_helper() -> _Helper:
+def _send(name: str, args: tuple[Any, ...]) -> None:
+    """Send a request to the helper, starting one if needed.
+
+    Raises:
+        OSError: The helper cannot be started or has died (it is replaced on the next call).
+    """
     global _helper
     if _helper is None:
         _helper = _Helper()
-    return _helper
+    try:
+        _helper.send(name, args)
+    except OSError:
+        _helper.abandon()
+        _helper = None
+        raise
 
 
 def _receive(path: str, timeout_seconds: float, deadline: float | None = None) -> Reply | None:
@@ -297,7 +306,7 @@ def call(name: str, *args: Any, timeout_seconds: float, path: str) -> Any:
     if error := _recent_hang(path):
         raise error
     with _lock:
-        _started_helper().send(name, args)
+        _send(name, args)
         reply = _receive(path, timeout_seconds)
     assert reply is not None  # no deadline
     answered, value = reply
@@ -327,7 +336,11 @@ def read_files(
             pending.append(relative)
     with _lock:
         while pending and (deadline is None or time.monotonic() < deadline):
-            _started_helper().send(READ_FILES, (root, pending, max_bytes, digest_only))
+            try:
+                _send(READ_FILES, (root, pending, max_bytes, digest_only))
+            except OSError as exc:  # the helper died: this file fails, the rest go on
+                replies[pending[0]], pending = (False, exc), pending[1:]
+                continue
             for index, relative in enumerate(pending):
                 try:
                     reply = _receive(os.path.join(root, relative), timeout_seconds, deadline)

@@ -4,6 +4,7 @@ import os
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from lineage_dagster.parsing import SqlFileError, SqlFileTimeoutError, SqlFileTooLargeError
@@ -160,3 +161,29 @@ def test_a_file_or_folder_that_does_not_answer_is_an_error_and_the_rest_is_read(
     }
     messages = " ".join(e.message for e in errors)
     assert messages.count("no answer from the file system within 1 s") == 2
+
+
+@pytest.mark.faults
+def test_a_helper_that_died_is_replaced(tree: Path):
+    """The helper reading the folder is killed (as by the OOM killer): the read it was asked
+    for fails with the file's path, and the next read gets a new helper."""
+    assert read_source(tree, "adhoc.sql") == b"SELECT 3"
+    [helper] = _live_helpers()
+    helper.kill()
+    helper.wait(10)
+    with pytest.raises(SqlFileError, match=r"adhoc\.sql: cannot be read"):
+        read_source(tree, "adhoc.sql")
+    assert read_source(tree, "adhoc.sql") == b"SELECT 3"
+
+
+def _live_helpers() -> list[psutil.Process]:
+    """This process's running file-access helpers (abandoned ones may linger as zombies)."""
+    helpers = []
+    for child in psutil.Process().children():
+        try:
+            command = " ".join(child.cmdline())
+            if child.status() != psutil.STATUS_ZOMBIE and "sources.file_access" in command:
+                helpers.append(child)
+        except psutil.Error:  # ended meanwhile
+            continue
+    return helpers
