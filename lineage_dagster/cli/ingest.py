@@ -55,6 +55,12 @@ CLI_PID_TAG = "lineage/cli_pid"
 STOP_TIMEOUT_SECONDS = 20.0
 
 
+DEFAULT_CONCURRENT_RUNS = 2 if (os.cpu_count() or 1) >= 4 else 1
+"""Each run's parse steps already use every CPU: on 2 CPUs, two runs at a time took 20-30%
+longer than one at a time (1,000 files, docs/performance.md); with more, overlapping one run's
+Neo4j writes with another's parsing pays."""
+
+
 @dataclass(frozen=True)
 class PartitionRun:
     """The outcome of one ingest run, as the command reports it."""
@@ -464,10 +470,10 @@ def _print_table(runs: Sequence[PartitionRun]) -> None:
 @click.option(
     "--concurrent-runs",
     type=click.IntRange(min=1),
-    default=2,
+    default=DEFAULT_CONCURRENT_RUNS,
     show_default=True,
     help="Partitions ingested at the same time, each its own run in its own process "
-    "(1 when the parallel flag is off).",
+    "(1 when the parallel flag is off). Default: 2 with 4 or more CPUs, else 1.",
 )
 @click.option(
     "--dagster-home",

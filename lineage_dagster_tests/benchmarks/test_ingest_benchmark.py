@@ -5,7 +5,9 @@ repositories), side by side in one run on a real Dagster instance and a real Neo
   wiped), against all flags off (the plain baseline path); partitions one after another;
 * the extraction CPU time of the same corpus, so the pipeline's overhead is a ratio;
 * the cache hit rate of the cold run, the Neo4j write rate of each, and the peak memory of
-  the load steps (the step that holds a whole partition's lineage).
+  the load steps (the step that holds a whole partition's lineage);
+* all flags on, cold, through `lineage-dagster ingest` as users run it (its default number of
+  runs at a time, each in its own process; its write rate and memory are not collected).
 
 Neo4j first loads and wipes a small corpus untimed, so its query plans are compiled, as on a
 server that has been running (a fresh database compiles each query shape on first use).
@@ -13,6 +15,7 @@ server that has been running (a fresh database compiles each query shape on firs
 Run with ``pytest -m benchmark -s -k ingest_benchmark``. Prints a table; asserts only that every
 configuration built the same graph."""
 
+import json
 import time
 from pathlib import Path
 
@@ -25,12 +28,14 @@ from lineage_dagster.sources.files import list_partitions
 from lineage_dagster_tests.benchmarks.corpus import write_corpus
 from lineage_dagster_tests.graph_helpers import count, graph_snapshot, wipe_graph
 from lineage_dagster_tests.ingest_helpers import ingest
+from lineage_dagster_tests.test_cli.cli_helpers import cli_env, run_cli
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.integration]
 
 FILES = 1000
 COPIES = 0.3
 ALL_OFF = {"parse_cache": False, "batching": False, "neo4j_batch": False}
+CLI_RUN = "all on, cold, ingest command"
 RUNS = (  # name, flags, parallel; the warm run reuses the cache the cold run filled
     ("all on, cold", {}, True),
     ("all on, warm", {}, True),
@@ -98,6 +103,28 @@ def test_ingest_all_flags_on_vs_off(tmp_path: Path, neo4j_env, neo4j_driver) -> 
                 }
             )
         tables = count(neo4j_driver, "(:Table)")
+    # What a user runs: the command (its default number of runs at a time), each run in its own
+    # process, paying the command's own start.
+    wipe_graph(neo4j_driver)
+    cli_home = tmp_path / "cli_home"  # its own (empty) parse cache
+    cli_home.mkdir()
+    started = time.perf_counter()
+    result = run_cli(["ingest", str(root), "--format", "json"], cli_env(neo4j_env, cli_home))
+    seconds = time.perf_counter() - started
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    snapshots[CLI_RUN] = graph_snapshot(neo4j_driver)
+    cli_runs = json.loads(result.stdout)["runs"]
+    hits = sum(run["cache_hits"] for run in cli_runs)
+    rows.append(
+        {
+            "run": CLI_RUN,
+            "seconds": round(seconds, 1),
+            "files/s": round(FILES / seconds),
+            "x extraction CPU": round(seconds / extraction, 1),
+            "cache hit rate": f"{hits / FILES:.0%}",
+            "relationships": count(neo4j_driver, "()-[]->()"),
+        }
+    )
 
     assert tables > 0
     for name, snapshot in snapshots.items():

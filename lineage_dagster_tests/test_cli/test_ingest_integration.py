@@ -7,6 +7,7 @@ any node or edge."""
 
 import itertools
 import json
+import os
 import re
 from pathlib import Path
 
@@ -81,7 +82,9 @@ def step_worker_starts(instance: dg.DagsterInstance, run_id: str) -> int:
 
 def test_ingest_then_unchanged_reingest(sql_root, env, empty_graph, instance, home):
     corpus = write_corpus(sql_root)
-    first = run_cli(["ingest", str(corpus), "--format", "json"], env, timeout=TIMEOUT)
+    first = run_cli(
+        ["ingest", str(corpus), "--concurrent-runs", "2", "--format", "json"], env, timeout=TIMEOUT
+    )
     # Every run succeeded, one file failed: exit code 1.
     assert first.returncode == 1, first.stderr[-3000:]
     payload = json.loads(first.stdout)
@@ -126,7 +129,8 @@ def test_ingest_then_unchanged_reingest(sql_root, env, empty_graph, instance, ho
         assert "multiprocess" in record.run_config["execution"]["config"]
         assert record.run_config["resources"]["sql_source"]["config"]["root"] == str(corpus)
         assert step_worker_starts(instance, run["run_id"]) >= 3  # plan, parse, load
-    # Two partitions at a time by default, each run in its own process: runs overlap.
+    # Two partitions at a time, each run in its own process: runs overlap.
+    assert "3 partition(s)" in first.stderr and "2 at a time" in first.stderr
     spans = sorted(
         (stats.start_time, stats.end_time)
         for stats in (instance.get_run_stats(run["run_id"]) for run in runs.values())
@@ -136,6 +140,9 @@ def test_ingest_then_unchanged_reingest(sql_root, env, empty_graph, instance, ho
     before = graph_snapshot(empty_graph)
     second = run_cli(["ingest", str(corpus)], env, timeout=TIMEOUT)
     assert second.returncode == 0, second.stdout + second.stderr[-3000:]
+    # The default: one run at a time on fewer than 4 CPUs (each run's steps use them all).
+    default = 2 if (os.cpu_count() or 1) >= 4 else 1
+    assert f"{default} at a time" in second.stderr
     rows = summary_rows(second.stdout)
     assert list(rows) == ["finance", "risk", "staging"]
     assert {p: (r["STATUS"], r["LOADED"], r["FAILED"]) for p, r in rows.items()} == dict.fromkeys(
