@@ -1,7 +1,8 @@
 """10,000 files of the benchmark corpus (30% copies) ingested cold by the real command, as a
 user runs it: `lineage-dagster ingest` with every flag on, an empty parse cache and an empty
-graph, partitions as many at a time as its default allows. Prints wall time, files per second, and the peak memory of
-each kind of step process (from the runs' step metadata); asserts only that every file loaded.
+graph, as many runs at a time as its default allows. Prints wall time, files per second, and
+the peak memory of each kind of step process (from the runs' step metadata); asserts only
+that every file loaded.
 
 Run with ``pytest -m "benchmark and slow" -s -k ten_thousand`` (it takes several minutes)."""
 
