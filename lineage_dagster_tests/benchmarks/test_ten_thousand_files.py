@@ -49,7 +49,8 @@ def test_ten_thousand_files_cold(tmp_path: Path, neo4j_env, neo4j_driver) -> Non
     home.mkdir()
     wipe_graph(neo4j_driver)
     started = time.perf_counter()
-    result = run_cli(["ingest", str(root), "--format", "json"], cli_env(neo4j_env, home), 7200)
+    env = cli_env(neo4j_env, home)
+    result = run_cli(["ingest", str(root), "--format", "json"], env, timeout=7200)
     seconds = time.perf_counter() - started
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     runs = json.loads(result.stdout)["runs"]
