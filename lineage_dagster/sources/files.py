@@ -8,7 +8,6 @@ graph and in run metadata.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -150,11 +149,11 @@ def read_source(
 ) -> bytes:
     """Read one file of the watched folder, safely.
 
-    This is the one reader of the watched folder: the planning scan, the parse steps and the
-    sensor all read through it (or :func:`hash_source`). Only regular files inside ``root``
-    (links included) within ``max_bytes`` are read, by a helper process, and a file whose check
-    and read take longer than ``timeout_seconds`` (a hung network mount) is given up on (see
-    :mod:`~lineage_dagster.sources.file_access`).
+    The planning scan, the parse steps and the sensor read the watched folder through this and
+    its many-files forms, :func:`read_sources` and :func:`hash_sources`. Only regular files
+    inside ``root`` (links included) within ``max_bytes`` are read, by a helper process, and a
+    file whose check and read take longer than ``timeout_seconds`` (a hung network mount) is
+    given up on (see :mod:`~lineage_dagster.sources.file_access`).
 
     Raises:
         SqlFileError: The file is a link leaving the root or going round in a loop, not a
@@ -163,19 +162,10 @@ def read_source(
         SqlFileTooLargeError: The file is larger than ``max_bytes``.
         SqlFileTimeoutError: The check and read took longer than ``timeout_seconds``.
     """
-    root_text = str(root.resolve())
-    try:
-        data: bytes = file_access.call(
-            "read_file",
-            root_text,
-            relative,
-            max_bytes,
-            False,
-            timeout_seconds=timeout_seconds,
-            path=os.path.join(root_text, relative),
-        )[0]
-    except (OSError, ReadRefused) as exc:
-        raise _file_error(relative, exc) from None
+    read = read_sources(root, [relative], max_bytes=max_bytes, timeout_seconds=timeout_seconds)
+    data = read[relative]
+    if isinstance(data, SqlFileError):
+        raise data
     return data
 
 

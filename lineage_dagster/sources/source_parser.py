@@ -105,7 +105,7 @@ class SourceParser:
         self, files: Sequence[SourceFile], *, use_cache: bool = True
     ) -> list[tuple[FileLineage, bool]]:
         """:meth:`parse` of each file (a file with an ``error`` is that error); the files not
-        in the cache are read in streamed requests of up to :data:`READ_CHUNK_BYTES`."""
+        in the cache are read in streamed requests (see :meth:`_read_all`)."""
         cache = self.cache if use_cache else None
         results: dict[str, tuple[FileLineage, bool]] = {}
         to_read: list[SourceFile] = []
@@ -118,15 +118,8 @@ class SourceParser:
                 results[file.path] = cached, True
             else:
                 to_read.append(file)
-        for chunk in _chunks(to_read, READ_CHUNK_BYTES):
-            contents = read_sources(
-                self.root,
-                [file.path for file in chunk],
-                max_bytes=self.max_bytes,
-                timeout_seconds=self.read_timeout_seconds,
-            )
-            for file in chunk:
-                results[file.path] = self._parse_read(file, contents[file.path], cache)
+        for file, data in self._read_all(to_read):
+            results[file.path] = self._parse_read(file, data, cache)
         return [results[file.path] for file in files]
 
     def _cached(
@@ -191,7 +184,16 @@ class SourceParser:
                 found[file.path] = cached
             else:
                 to_read.append(file)
-        for chunk in _chunks(to_read, READ_CHUNK_BYTES):
+        for file, data in self._read_all(to_read):
+            found[file.path] = self._declarations_read(file.path, data, cache)
+        return [found[file.path] for file in files]
+
+    def _read_all(
+        self, files: Sequence[SourceFile]
+    ) -> Iterator[tuple[SourceFile, bytes | SqlFileError]]:
+        """Each file with its bytes (or read error), read in streamed requests of up to
+        :data:`READ_CHUNK_BYTES`, so a parse never holds more than that of files at once."""
+        for chunk in _chunks(files, READ_CHUNK_BYTES):
             contents = read_sources(
                 self.root,
                 [file.path for file in chunk],
@@ -199,8 +201,7 @@ class SourceParser:
                 timeout_seconds=self.read_timeout_seconds,
             )
             for file in chunk:
-                found[file.path] = self._declarations_read(file.path, contents[file.path], cache)
-        return [found[file.path] for file in files]
+                yield file, contents[file.path]
 
     def _declarations_cache_key(self, sha256: str, path: str) -> str:
         return cache_key(sha256, self.dialect_for(path), EXTRACTOR_VERSION, self._declarations_key)
