@@ -65,11 +65,19 @@ def test_parallel_off_selects_the_in_process_executor(tmp_path):
     assert dg.validate_run_config(job, {"execution": execution_config(parallel=False)})
 
 
-def test_preloaded_modules_exist():
-    import importlib
-
-    for name in PRELOAD_MODULES:
-        importlib.import_module(name)
+def test_preloaded_modules_import_and_the_last_freezes_them():
+    """As the forkserver does it, in a fresh interpreter: freezing this one would be a side
+    effect on the tests."""
+    script = (
+        "import gc, importlib, sys\n"
+        f"for name in {PRELOAD_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert PRELOAD_MODULES[-1] == "lineage_dagster.defs.freeze_preloaded"
+    assert int(out.stdout.splitlines()[-1]) > 100_000
 
 
 def test_feature_flags_are_editable_resource_config():
