@@ -540,10 +540,17 @@ def _listed_columns(node: exp.Expr | None, namer: Namer) -> list[str] | None:
     ] or None
 
 
-def _declare(script: ScriptState, table: str, columns: list[str] | None, *, complete: bool) -> None:
+def _declare(
+    script: ScriptState,
+    table: str,
+    columns: list[str] | None,
+    *,
+    complete: bool,
+    added: bool = False,
+) -> None:
     """Record the columns a statement declares for ``table`` (see ``TableDeclaration``)."""
     if columns and table[0] not in "#@":
-        script.declarations.append(TableDeclaration(table, tuple(columns), complete))
+        script.declarations.append(TableDeclaration(table, tuple(columns), complete, added=added))
 
 
 def _declare_like(script: ScriptState, table: str, query: exp.Expr | None) -> None:
@@ -899,6 +906,20 @@ def _handle_alter(expression: exp.Alter, result: _Result, script: ScriptState, l
             # ``ADD/DROP/ALTER/RENAME COLUMN``, partitions: the table changes; nothing is read
             # (targets are deduplicated when the statement's lineage is built).
             result.targets.append(old)
+            _declare(script, old, _added_columns(action, script.namer), complete=False, added=True)
+
+
+def _added_columns(action: exp.Expr, namer: Namer) -> list[str]:
+    """The columns an ``ALTER TABLE`` action gives the table: ``ADD [COLUMN] c``, ``ADD (c, d)``
+    (Oracle), ``ADD COLUMNS (c, d)`` (Spark), ``RENAME COLUMN a TO c``."""
+    if isinstance(action, exp.ColumnDef):
+        return [namer.column(action.this)]
+    if isinstance(action, exp.Schema):
+        return [namer.column(c.this) for c in action.expressions if isinstance(c, exp.ColumnDef)]
+    if isinstance(action, exp.RenameColumn):
+        to = action.args.get("to")
+        return [namer.column(to.this if isinstance(to, exp.Column) else to)] if to else []
+    return []
 
 
 _CHANGES_TABLE = tuple(
@@ -908,6 +929,7 @@ _CHANGES_TABLE = tuple(
         exp.Drop,
         exp.AlterColumn,
         exp.RenameColumn,
+        exp.Schema,  # ``ADD (c NUMBER, ...)`` (Oracle), ``ADD COLUMNS (...)`` (Spark)
         getattr(exp, "AddPartition", None),
         getattr(exp, "DropPartition", None),
     )

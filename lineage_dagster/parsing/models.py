@@ -144,14 +144,17 @@ class TableDeclaration:
     ``SELECT ... INTO t`` declare all of a table's columns (``complete``); the column list of
     ``INSERT INTO t (...)`` declares some of them. ``SELECT * FROM s`` (one table, nothing
     else selected) declares the columns of ``s``, whatever they are: ``like`` names ``s`` and
-    ``columns`` is empty. Declarations never depend on a schema given to the extractor, so a
-    folder's declarations can be collected before extracting it.
+    ``columns`` is empty. ``ALTER TABLE t ADD c`` (or ``RENAME COLUMN x TO c``) gives an
+    existing table more columns: ``added``, and not ``complete``. Declarations never depend on a
+    schema given to the extractor, so a folder's declarations can be collected before
+    extracting it.
     """
 
     table: str
     columns: tuple[str, ...]
     complete: bool = True
     like: str | None = None
+    added: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -159,6 +162,7 @@ class TableDeclaration:
             "columns": list(self.columns),
             "complete": self.complete,
             "like": self.like,
+            "added": self.added,
         }
 
 

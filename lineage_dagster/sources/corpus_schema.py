@@ -33,29 +33,34 @@ def merge_declarations(
     """One schema from the declarations of many files (``(path, declarations)`` pairs).
 
     A table gets the union of the columns its complete declarations give (DDL, CTAS, views), in
-    path and statement order; a table only ever inserted into with column lists gets the union
-    of those lists, marked partial. Tables of ``configured`` are taken as they are.
+    path and statement order, then the columns ``ALTER TABLE ... ADD`` gives it; a table with
+    no complete declaration gets the union of its ``INSERT`` column lists and added columns,
+    marked partial. Tables of ``configured`` are taken as they are.
 
     >>> from lineage_dagster.parsing import TableDeclaration as D
     >>> merge_declarations([
-    ...     ("b.sql", [D("t", ("a", "c"))]),
+    ...     ("b.sql", [D("t", ("a", "c")), D("t", ("d",), complete=False, added=True)]),
     ...     ("a.sql", [D("t", ("a", "b")), D("u", ("x",), complete=False)]),
     ... ], {"v": ["k"]}).entries
-    {'t': ['a', 'b', 'c'], 'u': ['x', '*'], 'v': ['k']}
+    {'t': ['a', 'b', 'c', 'd'], 'u': ['x', '*'], 'v': ['k']}
     """
     complete: dict[str, dict[str, None]] = {}
     partial: dict[str, dict[str, None]] = {}
+    added: dict[str, dict[str, None]] = {}
     likes: dict[str, str] = {}  # table -> the table whose columns it copies (the first one)
     for _, items in sorted(declarations, key=lambda pair: pair[0]):
         for item in items:
             if item.like is not None:
                 likes.setdefault(item.table, item.like)
                 continue
-            into = complete if item.complete else partial
+            into = added if item.added else complete if item.complete else partial
             into.setdefault(item.table, {}).update(dict.fromkeys(item.columns))
-    entries: dict[str, list[str]] = {table: list(cols) for table, cols in complete.items()}
-    for table, cols in partial.items():
+    entries: dict[str, list[str]] = {
+        table: list({**cols, **added.get(table, {})}) for table, cols in complete.items()
+    }
+    for table in partial.keys() | added.keys():
         if table not in entries:
+            cols = {**partial.get(table, {}), **added.get(table, {})}
             entries[table] = [*cols, PARTIAL]
     for table, columns in (configured or {}).items():
         entries[table] = list(columns)

@@ -87,7 +87,11 @@ def lineage_from_dict(data: dict[str, Any]) -> FileLineage:
         error=StatementError(**data["error"]) if data.get("error") else None,
         declarations=tuple(
             TableDeclaration(
-                item["table"], tuple(item["columns"]), item["complete"], item.get("like")
+                item["table"],
+                tuple(item["columns"]),
+                item["complete"],
+                item.get("like"),
+                item.get("added", False),
             )
             for item in data.get("declarations", ())
         ),
@@ -145,13 +149,15 @@ class ParseCache:
         if row is None:
             return None
         return tuple(
-            TableDeclaration(table, tuple(columns), complete, like)
-            for table, columns, complete, like in orjson.loads(row[0])
+            TableDeclaration(table, tuple(columns), complete, like, added)
+            for table, columns, complete, like, added in orjson.loads(row[0])
         )
 
     def put_declarations(self, key: str, declarations: tuple[TableDeclaration, ...]) -> None:
         """Store the table declarations of one file content."""
-        value = orjson.dumps([[d.table, d.columns, d.complete, d.like] for d in declarations])
+        value = orjson.dumps(
+            [[d.table, d.columns, d.complete, d.like, d.added] for d in declarations]
+        )
         self._connection.execute(
             "INSERT OR REPLACE INTO declarations (key, value, created_at) VALUES (?, ?, ?)",
             (key, value, time.time()),

@@ -18,7 +18,8 @@ Keys (``@N`` after a key addresses statement N of the case, default 0):
   condition edges of that statement are compared exactly, else they are not checked.
 - ``line``: the statement's 1-based line, counted from the case's first line of SQL.
 - ``kind``, ``statements`` (count), ``error`` (a substring of the statement's error message),
-  ``schema`` (one-line JSON), ``default_schema``, ``dialect``.
+  ``schema`` (one-line JSON, or ``declared``: the schema the case's own SQL declares, merged
+  as the pipeline merges a folder's declarations), ``default_schema``, ``dialect``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Case:
     line: int
     dialect: str | None = None
     schema: dict[str, Any] | None = None
+    schema_declared: bool = False
     default_schema: str | None = None
     statements: int | None = None
     sql: str = ""
@@ -104,6 +106,8 @@ def _apply(case: Case, key: str, index: int, value: str, where: str) -> None:
     expected = case.at(index)
     if key == "dialect":
         case.dialect = value or None
+    elif key == "schema" and value == "declared":
+        case.schema_declared = True
     elif key == "schema":
         case.schema = json.loads(value)
     elif key == "default_schema":

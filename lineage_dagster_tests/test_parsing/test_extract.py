@@ -31,7 +31,7 @@ def test_to_dict_is_the_documented_json_contract() -> None:
     }  # fmt: skip
     assert data["dialect"] == "postgres" and data["error"] is None
     assert data["declarations"] == [
-        {"table": "mart.t", "columns": ["a"], "complete": False, "like": None}
+        {"table": "mart.t", "columns": ["a"], "complete": False, "like": None, "added": False}
     ]
     assert data["schema_tables"] == ["raw.s"] and data["schema_digest"] == ""
     first, second = data["statements"]

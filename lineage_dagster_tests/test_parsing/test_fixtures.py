@@ -5,9 +5,13 @@ Expectations were written by reading the SQL, not by recording the extractor's o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
-from lineage_dagster.parsing import extract_lineage
+from lineage_dagster.parsing import SchemaIndex, extract_lineage
+from lineage_dagster.sources.corpus_schema import merge_declarations
 from lineage_dagster_tests.test_parsing.fixture_cases import Case, load_cases
 
 CASES = load_cases()
@@ -20,8 +24,14 @@ def test_there_are_a_few_hundred_fixtures() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.file}::{c.name}" for c in CASES])
 def test_fixture(case: Case) -> None:
+    schema: Mapping[str, Any] | SchemaIndex | None = case.schema
+    if case.schema_declared:
+        declared = extract_lineage(
+            case.sql, dialect=case.dialect, default_schema=case.default_schema, columns=False
+        ).declarations
+        schema = merge_declarations([(case.file, declared)])
     lineage = extract_lineage(
-        case.sql, dialect=case.dialect, schema=case.schema, default_schema=case.default_schema
+        case.sql, dialect=case.dialect, schema=schema, default_schema=case.default_schema
     )
     statements = lineage.statements
     if case.statements is not None:

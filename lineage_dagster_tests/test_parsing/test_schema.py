@@ -149,5 +149,11 @@ def test_lookups_are_recorded_and_their_digest_follows_the_entries() -> None:
 
 
 def test_declaration_round_trips_through_to_dict() -> None:
-    item = TableDeclaration("raw.t", ("a",), complete=False)
-    assert item.to_dict() == {"table": "raw.t", "columns": ["a"], "complete": False, "like": None}
+    item = TableDeclaration("raw.t", ("a",), complete=False, added=True)
+    assert item.to_dict() == {
+        "table": "raw.t",
+        "columns": ["a"],
+        "complete": False,
+        "like": None,
+        "added": True,
+    }

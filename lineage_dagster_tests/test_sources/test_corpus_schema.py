@@ -202,3 +202,22 @@ def test_a_view_over_a_star_resolves_its_readers(tmp_path: Path) -> None:
         (e.source, e.target) for e in lineage.statements[0].column_lineage if e.kind != "condition"
     }
     assert edges == {("mart.v.amount", "out.amount"), ("raw.u.ccy", "out.ccy")}
+
+
+def test_an_alter_in_another_folder_adds_columns_through_the_cache(tmp_path: Path) -> None:
+    root = tmp_path / "sql"
+    for folder in ("ddl", "migrations", "risk"):
+        (root / folder).mkdir(parents=True)
+    (root / "ddl" / "books.sql").write_text("CREATE TABLE ref.books (book_id INT, desk TEXT);\n")
+    (root / "migrations" / "m1.sql").write_text("ALTER TABLE ref.books ADD COLUMN region TEXT;\n")
+    (root / "risk" / "q.sql").write_text(
+        "INSERT INTO mart.q SELECT trade_id, region "
+        "FROM raw.trades t JOIN ref.books b ON t.book_id = b.book_id;\n"
+    )
+    cache = ParseCache(tmp_path / "cache.sqlite")
+    schema, first = _parse_all(root, cache)
+    assert schema.find("ref.books") == ["book_id", "desk", "region"]
+    assert ("ref.books.region", "mart.q.region", "direct") in first["risk/q.sql"][2]
+    cached, second = _parse_all(root, cache)  # declarations now come from the cache
+    assert cached.entries == schema.entries
+    assert second["risk/q.sql"][1] and second["risk/q.sql"][2] == first["risk/q.sql"][2]
