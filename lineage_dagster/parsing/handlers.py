@@ -1126,8 +1126,15 @@ def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line
             namer.use(namer.current_catalog, names[-1])
 
 
-# The schema a session is in after ``USE DATABASE db`` (Snowflake) or ``USE CATALOG c``.
-_DEFAULT_SCHEMA = {"Snowflake": "PUBLIC", "Databricks": "default", "Spark": "default"}
+# The schema a session is in after ``USE DATABASE db`` (Snowflake), ``USE db`` (SQL Server: the
+# default schema of a login is ``dbo`` unless an administrator changed it) or ``USE CATALOG c``.
+_DEFAULT_SCHEMA = {
+    "Snowflake": "PUBLIC",
+    "TSQL": "dbo",
+    "Fabric": "dbo",
+    "Databricks": "default",
+    "Spark": "default",
+}
 # Dialects whose bare ``USE name`` selects a database holding schemas (a catalog).
 _CATALOG_USE = frozenset({"TSQL", "Fabric", "Snowflake"})
 # Dialects where a database is a schema (``USE DATABASE db`` = ``USE SCHEMA db``).
