@@ -114,45 +114,33 @@ def plan_batches(files: Sequence[SourceFile], batch_count: int) -> list[ParseBat
 
 
 def plan_parse_batches(
-    files: Sequence[SourceFile],
-    cached: Iterable[str] = (),
-    *,
-    max_batches: int,
-    min_batch_bytes: int,
+    files: Sequence[SourceFile], *, max_batches: int, min_batch_bytes: int
 ) -> list[ParseBatch]:
-    """The parse steps of a run: files whose lineage is cached travel in one batch (reading the
-    cache is cheap), the others in size-balanced batches of at least ``min_batch_bytes``, at
-    most ``max_batches`` of them.
+    """The parse steps of a run: ``files`` in size-balanced batches of at least
+    ``min_batch_bytes``, at most ``max_batches`` of them.
 
     A step process costs a fraction of a second to start, so a small partition gets one or two
     batches, not one per worker slot. Files with the same content go to the same batch, after
-    the first of them, so it is parsed once and the others are cache hits.
+    the first of them, so it is parsed once and the others are cache hits. (Files whose lineage
+    is cached are not planned here: the load step reads them from the cache.)
 
-    >>> files = [SourceFile(p, 400, 0, p) for p in "abcdef"]
-    >>> [b.paths for b in plan_parse_batches(files, {"e", "f"}, max_batches=6,
-    ...                                      min_batch_bytes=800)]
-    [('a', 'c'), ('b', 'd'), ('e', 'f')]
+    >>> files = [SourceFile(p, 400, 0, p) for p in "abcd"]
+    >>> [b.paths for b in plan_parse_batches(files, max_batches=6, min_batch_bytes=800)]
+    [('a', 'c'), ('b', 'd')]
     """
-    hits = set(cached)
     copies: dict[str, list[SourceFile]] = {}
     for file in files:
-        if file.path not in hits:
-            copies.setdefault(file.sha256 or file.path, []).append(file)
+        copies.setdefault(file.sha256 or file.path, []).append(file)
     firsts = [group[0] for group in copies.values()]
     total = sum(file.size for file in firsts)
     count = min(max_batches, max(1, -(-total // max(1, min_batch_bytes))))
-    batches = [
+    return [
         replace(
             batch,
             files=tuple(f for first in batch.files for f in copies[first.sha256 or first.path]),
         )
         for batch in plan_batches(firsts, count)
     ]
-    cached_files = tuple(sorted((f for f in files if f.path in hits), key=lambda f: f.path))
-    if cached_files:
-        size = sum(file.size for file in cached_files)
-        batches.append(ParseBatch(index=len(batches), files=cached_files, size=size))
-    return batches
 
 
 def group_by_size(sizes: Sequence[int], *, max_items: int, max_size: int) -> list[range]:

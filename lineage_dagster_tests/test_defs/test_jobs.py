@@ -322,3 +322,26 @@ def test_every_flag_combination_builds_the_identical_graph(
     assert ("risk.pnl.desk", "ref.books.desk", "direct") in derives_from(empty_graph)
     for name, snapshot in snapshots.items():
         assert snapshot == baseline, f"{name} built a different graph"
+
+
+def test_files_in_the_cache_go_to_the_load_step_without_a_parse_step(
+    ingest_instance, corpus, empty_graph, tmp_path
+):
+    cache = tmp_path / "cache.sqlite"
+    cold = ingest(ingest_instance, corpus, "risk", cache_path=cache)
+    before = graph_snapshot(empty_graph)
+    empty_graph.execute_query("MATCH (n) DETACH DELETE n")
+    warm = ingest(ingest_instance, corpus, "risk", cache_path=cache)
+    assert cold.success and warm.success
+
+    def started_steps(run_id: str) -> set[str]:
+        return {
+            event.step_key.split("[")[0]
+            for event in ingest_instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
+            if event.step_key
+        }
+
+    assert started_steps(cold.run_id) == {"plan_sql_files", "parse_sql_batch", "load_lineage"}
+    assert started_steps(warm.run_id) == {"plan_sql_files", "load_lineage"}
+    assert warm.load_metadata["cache_hits"] == 2 and warm.load_metadata["files_parsed"] == 0
+    assert graph_snapshot(empty_graph) == before

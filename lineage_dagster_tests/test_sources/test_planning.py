@@ -74,7 +74,7 @@ def test_transaction_groups_cover_items_in_order_within_bounds(sizes, max_items,
         assert total <= max_size or len(group) == 1  # only a single oversized file may exceed
 
 
-def test_small_partitions_get_few_parse_steps_and_cache_hits_one():
+def test_small_partitions_get_few_parse_steps():
     files = [_src(f"r/{i:02d}.sql", sha=str(i), size=100_000) for i in range(20)]  # 2 MB
     plan = plan_parse_batches(files, max_batches=6, min_batch_bytes=512_000)
     assert len(plan) == 4  # 2 MB in batches of at least 512 KB, not one per worker slot
@@ -83,10 +83,6 @@ def test_small_partitions_get_few_parse_steps_and_cache_hits_one():
     assert [len(b.paths) for b in one] == [3]
     big = plan_parse_batches(files, max_batches=3, min_batch_bytes=1)
     assert len(big) == 3
-    cached = {f.path for f in files[5:]}
-    mixed = plan_parse_batches(files, cached, max_batches=6, min_batch_bytes=512_000)
-    assert set(mixed[-1].paths) == cached  # every hit in the last batch
-    assert [len(b.paths) for b in mixed[:-1]] == [5]  # 500 KB of misses: one batch
     assert plan_parse_batches([], max_batches=6, min_batch_bytes=1) == []
 
 

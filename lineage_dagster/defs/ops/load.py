@@ -5,12 +5,19 @@ import dagster as dg
 from pydantic import Field
 
 from lineage_dagster.defs.assets import EVERY_FILE_PARSED, every_file_parsed_outcome, lineage_graph
-from lineage_dagster.defs.ops.parse import ParsedBatch, cache_metadata, coverage_metadata
+from lineage_dagster.defs.ops.parse import (
+    ParsedBatch,
+    cache_metadata,
+    coverage_metadata,
+    parse_batch,
+)
 from lineage_dagster.defs.resources import (
     DagsterWebserverResource,
     FeatureFlagsResource,
     Neo4jResource,
     PushgatewayResource,
+    SqlParserResource,
+    SqlSourceResource,
 )
 from lineage_dagster.defs.resources.neo4j_resource import NEO4J_RETRY_POLICY
 from lineage_dagster.graph.load import (
@@ -20,8 +27,14 @@ from lineage_dagster.graph.load import (
     get_failed_files,
     load_files,
 )
-from lineage_dagster.monitoring.run_metrics import StepMetrics, load_metrics, peak_rss_mb
+from lineage_dagster.monitoring.run_metrics import (
+    StepMetrics,
+    load_metrics,
+    parse_batch_metrics,
+    peak_rss_mb,
+)
 from lineage_dagster.parsing import EXTRACTOR_VERSION
+from lineage_dagster.sources.planning import ParseBatch
 
 FILES_FAILED_TAG = "lineage/files_failed"
 """Tag of a run in which files failed to parse: how many."""
@@ -48,7 +61,10 @@ def load_lineage(
     context: dg.OpExecutionContext,
     config: LoadConfig,
     parsed: list[ParsedBatch],
+    cached: ParseBatch,
     deleted: list[str],
+    sql_source: SqlSourceResource,
+    sql_parser: SqlParserResource,
     neo4j: Neo4jResource,
     feature_flags: FeatureFlagsResource,
     prometheus: PushgatewayResource,
@@ -56,11 +72,12 @@ def load_lineage(
 ) -> dict[str, int]:
     """Replace the changed files' lineage in Neo4j and remove the deleted files' lineage.
 
-    Files are replaced whole inside one transaction per group of files, so a failure or a
-    retry never leaves a file half-loaded; re-running converges on the same graph. When the graph
-    changed, the code location is reloaded, so its table assets show the change.
+    The lineage comes from the parse steps and, for ``cached`` files, from the parse cache (a
+    file planned as cached but gone from the cache is parsed here). Files are replaced whole
+    inside one transaction per group of files, so a failure or a retry never leaves a file
+    half-loaded; re-running converges on the same graph. When the graph changed, the code
+    location is reloaded, so its table assets show the change.
     """
-    lineage = [item for batch in parsed for item in batch.lineage]
     # Off, the plain path: one file per transaction and one query per node or relationship.
     batched = feature_flags.neo4j_batch
     tracking = (
@@ -69,6 +86,19 @@ def load_lineage(
         else nullcontext(StepMetrics())
     )
     with tracking as step_metrics:
+        if cached.files:
+            from_cache = parse_batch(cached, sql_source, sql_parser, use_cache=True)
+            parsed = [*parsed, from_cache]
+            if feature_flags.metrics:
+                step_metrics.include(
+                    parse_batch_metrics(
+                        from_cache.lineage,
+                        cache_hits=from_cache.cache_hits,
+                        cache_misses=from_cache.cache_misses,
+                        seconds=from_cache.parse_seconds,
+                    )
+                )
+        lineage = [item for batch in parsed for item in batch.lineage]
         with neo4j.get_session() as session:
             report = load_files(
                 session,

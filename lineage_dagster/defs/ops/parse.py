@@ -96,6 +96,28 @@ def parse_sql_batch(
     return parsed
 
 
+def parse_batch(
+    batch: ParseBatch,
+    sql_source: SqlSourceResource,
+    sql_parser: SqlParserResource,
+    *,
+    use_cache: bool,
+) -> ParsedBatch:
+    """The lineage of a batch's files, through the parse cache when ``use_cache``."""
+    started = time.perf_counter()
+    parser = sql_parser.source_parser(sql_source, schema_digest=batch.schema)
+    results = parser.parse_many(batch.files, use_cache=use_cache)
+    lineage = [result for result, _hit in results]
+    hits = sum(hit for _result, hit in results)
+    return ParsedBatch(
+        lineage=tuple(lineage),
+        cache_hits=hits,
+        cache_misses=sum(item.error is None for item in lineage) - hits,
+        parse_seconds=time.perf_counter() - started,
+        statements=sum(len(item.statements) for item in lineage),
+    )
+
+
 def _parse_batch(
     context: dg.OpExecutionContext,
     batch: ParseBatch,
@@ -103,18 +125,7 @@ def _parse_batch(
     sql_parser: SqlParserResource,
     feature_flags: FeatureFlagsResource,
 ) -> ParsedBatch:
-    started = time.perf_counter()
-    parser = sql_parser.source_parser(sql_source, schema_digest=batch.schema)
-    results = parser.parse_many(batch.files, use_cache=feature_flags.parse_cache)
-    lineage = [result for result, _hit in results]
-    hits = sum(hit for _result, hit in results)
-    parsed = ParsedBatch(
-        lineage=tuple(lineage),
-        cache_hits=hits,
-        cache_misses=sum(item.error is None for item in lineage) - hits,
-        parse_seconds=time.perf_counter() - started,
-        statements=sum(len(item.statements) for item in lineage),
-    )
+    parsed = parse_batch(batch, sql_source, sql_parser, use_cache=feature_flags.parse_cache)
     for failure in parsed.failed:
         context.log.error(f"{failure.path}: {failure.error.message if failure.error else ''}")
     context.add_output_metadata(
@@ -125,7 +136,7 @@ def _parse_batch(
             **cache_metadata(parsed.cache_hits, parsed.cache_misses, feature_flags.parse_cache),
             "parse_seconds": round(parsed.parse_seconds, 3),
             "peak_rss_mb": round(peak_rss_mb(), 1),
-            **coverage_metadata(lineage),
+            **coverage_metadata(parsed.lineage),
         }
     )
     return parsed

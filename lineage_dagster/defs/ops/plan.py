@@ -51,6 +51,9 @@ class PlanConfig(dg.Config):
     retry_policy=NEO4J_RETRY_POLICY,
     out={
         "batches": dg.DynamicOut(ParseBatch, description="Files for one parse step."),
+        "cached": dg.Out(
+            ParseBatch, description="Files whose lineage the load step reads from the cache."
+        ),
         "deleted": dg.Out(list[str], description="Files whose lineage is removed."),
     },
 )
@@ -62,7 +65,8 @@ def plan_sql_files(
     neo4j: Neo4jResource,
     feature_flags: FeatureFlagsResource,
 ) -> Iterator[dg.DynamicOutput | dg.Output]:
-    """Compare the partition's folder with the graph and fan the changed files out in batches."""
+    """Compare the partition's folder with the graph and fan the changed files out in batches;
+    those whose lineage is in the parse cache go to the load step without a parse step."""
     partition = context.partition_key
     # UI backfills cannot pass run config, but they can set tags.
     full_refresh = config.full_refresh or context.run.tags.get(FULL_REFRESH_TAG) == "true"
@@ -112,21 +116,23 @@ def plan_sql_files(
             if error not in folders
         ),
     ]
-    cached: list[str] = []
+    cached: list[SourceFile] = []
+    if feature_flags.parse_cache:
+        cached = [f for f in work if f.sha256 and parser.is_cached(f.path, f.sha256)]
+    hits = {file.path for file in cached}
+    to_parse = [file for file in work if file.path not in hits]
     if feature_flags.batching:
-        if feature_flags.parse_cache:
-            cached = [f.path for f in work if f.sha256 and parser.is_cached(f.path, f.sha256)]
         workers = config.workers or os.cpu_count() or 1
         batches = plan_parse_batches(
-            work,
-            cached,
+            to_parse,
             max_batches=workers * config.batches_per_worker,
             min_batch_bytes=config.min_batch_bytes,
         )
     else:
-        batches = [ParseBatch(i, (file,), file.size) for i, file in enumerate(work)]
-    if schema is not None:
-        batches = [replace(batch, schema=schema.digest) for batch in batches]
+        batches = [ParseBatch(i, (file,), file.size) for i, file in enumerate(to_parse)]
+    digest = schema.digest if schema is not None else ""
+    batches = [replace(batch, schema=digest) for batch in batches]
+    from_cache = ParseBatch(len(batches), tuple(cached), sum(f.size for f in cached), digest)
     if not work and not changes.deleted and changes.unchanged:
         context.log.info(
             f"Partition {partition}: nothing to load, its {changes.unchanged} files are unchanged "
@@ -163,7 +169,8 @@ def plan_sql_files(
             },
         )
     )
-    # Always emit one batch, so the load step runs (and deletions apply) when nothing parses.
-    for batch in batches or [ParseBatch(0, (), 0)]:
+    # With no batch the load step still runs (its collected input is empty).
+    for batch in batches:
         yield dg.DynamicOutput(batch, mapping_key=batch.mapping_key, output_name="batches")
+    yield dg.Output(from_cache, output_name="cached")
     yield dg.Output(list(changes.deleted), output_name="deleted")
