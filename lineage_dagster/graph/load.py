@@ -380,6 +380,12 @@ def load_files(
     )
 
 
+class ConcurrentCleanupError(Exception):
+    """A run of another folder removed a table or column this load links to, after this load's
+    MERGE found it: the transaction is rolled back instead of losing those edges, and a retry
+    (of the load step) creates the nodes again."""
+
+
 class TransactionTooLargeError(Exception):
     """The lineage written in one transaction exceeds Neo4j's transaction memory
     (``db.memory.transaction.max`` or the heap): retrying the same transaction cannot help."""
@@ -470,6 +476,9 @@ def sync_files(
 
     Everything happens in one managed write transaction, retried by the driver on transient
     errors, so the graph holds either the old or the new lineage of these files, never a mix.
+    Every relationship the rows describe must be created: if a concurrent transaction removed
+    an end node after this one merged it, the transaction is rolled back with
+    :class:`ConcurrentCleanupError` (a retry merges the node again).
 
     Args:
         session: An open Neo4j session.
@@ -486,6 +495,7 @@ def sync_files(
         Counts of what was written.
     """
     rows = transform_lineage(lineage, extractor_version=extractor_version)
+    expected = rows.relationship_count()
     chunk = rows_per_query or batch_size
     replaced = [row["path"] for row in rows.files]
     deleted = sorted(set(deleted_paths) - set(replaced))
@@ -508,6 +518,7 @@ def sync_files(
         if deleted:
             tx.run(queries.DELETE_FILES, paths=deleted).consume()
         clock = _lap(seconds, "delete", clock)
+        created = 0
         for step, query, query_rows in (
             ("files", queries.MERGE_FILES, rows.files),
             ("tables", queries.MERGE_TABLES, rows.tables),
@@ -518,8 +529,18 @@ def sync_files(
             ("derives_from", queries.CREATE_DERIVES_FROM, rows.derives_from),
         ):
             for part in _chunks(query_rows, chunk):
-                tx.run(query, rows=part).consume()
+                result = tx.run(query, rows=part)
+                record = result.single()
+                created += record["created"] if record is not None else 0
             clock = _lap(seconds, step, clock)
+        if created != expected:
+            # Only a concurrent transaction can remove a table or column between this one's
+            # MERGE and its CREATE: another folder's run cleaning up what its files no longer
+            # use (a file moved between folders). Rolled back, the load step is retried.
+            raise ConcurrentCleanupError(
+                f"{expected - created} of {expected} relationships found no end node: a run of "
+                "another folder removed tables or columns they link to; rolled back, to retry"
+            )
         for ids in _chunks(sorted(stale_columns), chunk):
             tx.run(queries.CLEANUP_COLUMNS, ids=ids).consume()
         for names in _chunks(sorted(stale_tables), chunk):

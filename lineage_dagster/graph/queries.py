@@ -4,7 +4,9 @@ The model is documented in docs/graph-model.md. Every lineage edge records the f
 statement) that produced it, so one file's lineage can be replaced or removed as a unit.
 Shared nodes (files, tables, columns) are MERGEd on their unique keys; a file's statements and
 edges are CREATEd, because the same transaction first deletes everything the file produced
-before, and the rows are de-duplicated: no existence check per edge is needed.
+before, and the rows are de-duplicated: no existence check per edge is needed. Each CREATE
+query returns how many relationships it made, so an edge whose end node a concurrent run
+removed (see ``load.sync_files``) is never lost silently.
 """
 
 SCHEMA_STATEMENTS: tuple[str, ...] = (
@@ -167,12 +169,15 @@ CALL (s, row) {
     UNWIND row.reads AS name
     MATCH (t:Table {name: name})
     CREATE (s)-[:READS]->(t)
+    RETURN count(*) AS reads
 }
 CALL (s, row) {
     UNWIND row.writes AS name
     MATCH (t:Table {name: name})
     CREATE (s)-[:WRITES]->(t)
+    RETURN count(*) AS writes
 }
+RETURN sum(1 + reads + writes) AS created
 """
 
 CREATE_FEEDS = """
@@ -180,6 +185,7 @@ UNWIND $rows AS row
 MATCH (source:Table {name: row.source})
 MATCH (target:Table {name: row.target})
 CREATE (source)-[:FEEDS {statement_id: row.statement_id, file: row.file}]->(target)
+RETURN count(*) AS created
 """
 
 # One row per statement with columns: the columns it writes, the columns its conditions read.
@@ -190,12 +196,15 @@ CALL (s, row) {
     UNWIND row.writes AS id
     MATCH (c:Column {id: id})
     CREATE (s)-[:WRITES_COLUMN]->(c)
+    RETURN count(*) AS writes
 }
 CALL (s, row) {
     UNWIND row.filters AS id
     MATCH (c:Column {id: id})
     CREATE (s)-[:FILTERS_ON]->(c)
+    RETURN count(*) AS filters
 }
+RETURN sum(writes + filters) AS created
 """
 
 CREATE_DERIVES_FROM = """
@@ -205,6 +214,7 @@ MATCH (target:Column {id: row.target})
 CREATE (target)-[:DERIVES_FROM {
     statement_id: row.statement_id, kind: row.kind, file: row.file
 }]->(source)
+RETURN count(*) AS created
 """
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,13 @@ one-query-per-relationship baseline giving the same graph as UNWIND batches."""
 
 import pytest
 
-from lineage_dagster.graph.load import ensure_constraints, get_loaded_files, sync_files
+from lineage_dagster.graph import queries
+from lineage_dagster.graph.load import (
+    ConcurrentCleanupError,
+    ensure_constraints,
+    get_loaded_files,
+    sync_files,
+)
 from lineage_dagster.parsing.models import (
     ColumnEdge,
     FileLineage,
@@ -142,3 +148,27 @@ def test_one_query_per_relationship_gives_the_same_graph(session, empty_graph):
     sync_files(session, [VAR], rows_per_query=1)
     sync_files(session, [GL], rows_per_query=1)
     assert graph_snapshot(empty_graph) == batched
+
+
+@pytest.mark.parametrize("gone", ["column", "table"])
+def test_an_end_node_removed_after_its_merge_rolls_the_load_back(
+    session, empty_graph, monkeypatch, gone
+):
+    """Another folder's run may remove a table or column (its cleanup) between this load's
+    MERGE of it and the CREATE of an edge to it; simulated here inside the transaction. The
+    load fails loudly, writes nothing, and loads whole when run again."""
+    sync_files(session, [GL], extractor_version="v1")
+    before = graph_snapshot(empty_graph)
+    step, removal = {
+        "column": ("MERGE_COLUMNS", "MATCH (c:Column {id: 'market.prices.px'}) DETACH DELETE c"),
+        "table": ("MERGE_TABLES", "MATCH (t:Table {name: 'market.prices'}) DETACH DELETE t"),
+    }[gone]
+    merge = getattr(queries, step)
+    monkeypatch.setattr(queries, step, f"{merge}\nWITH count(*) AS merged\n{removal}")
+    with pytest.raises(ConcurrentCleanupError, match="no end node"):
+        sync_files(session, [VAR], extractor_version="v1")
+    assert graph_snapshot(empty_graph) == before
+    monkeypatch.undo()
+    sync_files(session, [VAR], extractor_version="v1")
+    assert ("risk.var.exposure", "market.prices.px", "expression") in derives_from(empty_graph)
+    assert "risk/var.sql" in sql_files(empty_graph)
