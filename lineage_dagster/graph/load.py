@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import neo4j
 
 from lineage_dagster.graph import queries
+from lineage_dagster.parsing.dialects import has_struct_fields
 from lineage_dagster.parsing.models import FileLineage, StatementError
-from lineage_dagster.parsing.names import canonical_name, split_column
+from lineage_dagster.parsing.names import canonical_name, field_parents, split_column
 from lineage_dagster.sources.files import partition_of
 from lineage_dagster.sources.planning import LoadedFile, group_by_size
 
@@ -49,15 +50,18 @@ class GraphRows:
     statement_columns: list[Row] = field(default_factory=list)
     """One per statement with column lineage: the columns it ``writes`` and ``filters`` on."""
     derives_from: list[Row] = field(default_factory=list)
+    fields: list[Row] = field(default_factory=list)
+    """One per struct field column read: the ``field`` and the column or field that holds it."""
 
     def relationship_count(self) -> int:
         """Relationships the rows describe (CONTAINS, READS, WRITES, FEEDS, WRITES_COLUMN,
-        FILTERS_ON, DERIVES_FROM)."""
+        FILTERS_ON, DERIVES_FROM, FIELD_OF)."""
         return (
             sum(1 + len(row["reads"]) + len(row["writes"]) for row in self.statements)
             + len(self.feeds)
             + sum(len(row["writes"]) + len(row["filters"]) for row in self.statement_columns)
             + len(self.derives_from)
+            + len(self.fields)
         )
 
 
@@ -137,6 +141,7 @@ def transform_lineage(
     columns: set[str] = set()
     feeds: set[tuple[str, str, str, str]] = set()
     derives: set[tuple[str, str, str, str, str]] = set()
+    fields: set[tuple[str, str]] = set()
     keys: dict[str | None, dict[str, str]] = {}  # dialect -> name -> key
     for lineage in files:
         path = _require_path(lineage)
@@ -144,6 +149,7 @@ def transform_lineage(
             rows.files.append(_failed_file_row(path, lineage.error, extractor_version))
             continue
         key_of = _KeyOf(lineage.dialect, keys.setdefault(lineage.dialect, {}))
+        struct_fields = has_struct_fields(lineage.dialect)
         first_error = lineage.errors[0].error if lineage.errors else None
         rows.files.append(
             {
@@ -200,6 +206,10 @@ def transform_lineage(
             columns.update(written, filters)
             columns.update(source for source, _target, _kind in edges)
             derives.update((source, target, kind, sid, path) for source, target, kind in edges)
+            if struct_fields:
+                fields.update(_field_rows(stmt.column_lineage, key_of))
+    for field_key, parent in fields:
+        columns.update((field_key, parent))
     table_keys = set(tables).union(split_column(column)[0] for column in columns)
     rows.files.sort(key=lambda row: row["path"])
     rows.statements.sort(key=lambda row: row["id"])
@@ -215,7 +225,19 @@ def transform_lineage(
         {"source": s, "target": t, "kind": k, "statement_id": sid, "file": f}
         for s, t, k, sid, f in sorted(derives)
     )
+    rows.fields.extend({"field": f, "parent": p} for f, p in sorted(fields))
     return rows
+
+
+def _field_rows(
+    edges: Iterable[ColumnEdge], key_of: Callable[[str], str]
+) -> Iterator[tuple[str, str]]:
+    """Each struct field column a statement reads (``t."widget.asset.id"``, a quoted name
+    holding a field path), with the field or column holding it, up to the root column."""
+    for edge in edges:
+        if '"' in edge.source:
+            for name, parent in field_parents(edge.source):
+                yield key_of(name), key_of(parent)
 
 
 class _KeyOf:
@@ -527,6 +549,7 @@ def sync_files(
             ("columns", queries.MERGE_COLUMNS, rows.columns),
             ("statement_columns", queries.CREATE_STATEMENT_COLUMNS, rows.statement_columns),
             ("derives_from", queries.CREATE_DERIVES_FROM, rows.derives_from),
+            ("fields", queries.MERGE_FIELD_OF, rows.fields),
         ):
             for part in _chunks(query_rows, chunk):
                 result = tx.run(query, rows=part)
@@ -541,8 +564,13 @@ def sync_files(
                 f"{expected - created} of {expected} relationships found no end node: a run of "
                 "another folder removed tables or columns they link to; rolled back, to retry"
             )
-        for ids in _chunks(sorted(stale_columns), chunk):
-            tx.run(queries.CLEANUP_COLUMNS, ids=ids).consume()
+        while stale_columns:
+            # A removed field column may leave the field or column holding it unused.
+            parents: set[str] = set()
+            for ids in _chunks(sorted(stale_columns), chunk):
+                result = tx.run(queries.CLEANUP_COLUMNS, ids=ids)
+                parents.update(record["parent"] for record in result if record["parent"])
+            stale_columns = parents
         for names in _chunks(sorted(stale_tables), chunk):
             tx.run(queries.CLEANUP_TABLES, names=names).consume()
         _lap(seconds, "cleanup", clock)

@@ -82,11 +82,15 @@ MATCH (f:SqlFile {path: path})
 DETACH DELETE f
 """
 
+# A column no statement uses any more goes, unless a field column read elsewhere still hangs
+# off it; a field column takes its FIELD_OF edge with it, and returns the column holding it.
 CLEANUP_COLUMNS = """
 UNWIND $ids AS id
 MATCH (c:Column {id: id})
-WHERE NOT (c)-[:DERIVES_FROM]-() AND NOT (c)<-[:WRITES_COLUMN|FILTERS_ON]-()
-DELETE c
+WHERE NOT (c)-[:DERIVES_FROM]-() AND NOT (c)<-[:WRITES_COLUMN|FILTERS_ON|FIELD_OF]-()
+OPTIONAL MATCH (c)-[:FIELD_OF]->(parent:Column)
+DETACH DELETE c
+RETURN parent.id AS parent
 """
 
 CLEANUP_TABLES = """
@@ -217,6 +221,16 @@ CREATE (target)-[:DERIVES_FROM {
 RETURN count(*) AS created
 """
 
+# A struct field column belongs to the column holding it, whichever statements read it: one edge,
+# MERGEd by every load that reads the field, removed with the field column.
+MERGE_FIELD_OF = """
+UNWIND $rows AS row
+MATCH (field:Column {id: row.field})
+MATCH (parent:Column {id: row.parent})
+MERGE (field)-[:FIELD_OF]->(parent)
+RETURN count(*) AS created
+"""
+
 # ---------------------------------------------------------------------------------------------
 # Reading lineage (graph/read.py, the `lineage-dagster lineage` command).
 #
@@ -261,15 +275,19 @@ RETURN source.name AS source, target.name AS target, r.statement_id AS statement
        r.file AS file, s.line AS line, null AS kind
 """
 
-# Column steps return the value edges (DERIVES_FROM) and the condition edges a statement implies:
-# each column it FILTERS_ON can change the rows of each column it WRITES_COLUMN, except where
-# the same statement already derives that column's value from it.
+# Column steps return the value edges (DERIVES_FROM), a struct field's edge to the column holding
+# it (FIELD_OF, kind 'field'), and the condition edges a statement implies: each column it
+# FILTERS_ON can change the rows of each column it WRITES_COLUMN, except where the same statement
+# already derives that column's value from it.
 COLUMN_UPSTREAM_STEP = """
 UNWIND $keys AS key
 MATCH (target:Column {id: key})
 CALL (target) {
     MATCH (target)-[r:DERIVES_FROM]->(source:Column)
     RETURN source, r.statement_id AS statement_id, r.file AS file, r.kind AS kind
+    UNION
+    MATCH (target)-[:FIELD_OF]->(source:Column)
+    RETURN source, null AS statement_id, null AS file, 'field' AS kind
     UNION
     MATCH (target)<-[:WRITES_COLUMN]-(s:Statement)-[:FILTERS_ON]->(source:Column)
     WHERE NOT EXISTS { MATCH (target)-[v:DERIVES_FROM]->(source) WHERE v.statement_id = s.id }
@@ -286,6 +304,9 @@ CALL (source) {
     MATCH (target:Column)-[r:DERIVES_FROM]->(source)
     RETURN target, r.statement_id AS statement_id, r.file AS file, r.kind AS kind
     UNION
+    MATCH (target:Column)-[:FIELD_OF]->(source)
+    RETURN target, null AS statement_id, null AS file, 'field' AS kind
+    UNION
     MATCH (source)<-[:FILTERS_ON]-(s:Statement)-[:WRITES_COLUMN]->(target:Column)
     WHERE NOT EXISTS { MATCH (target)-[v:DERIVES_FROM]->(source) WHERE v.statement_id = s.id }
     RETURN target, s.id AS statement_id, s.file AS file, 'condition' AS kind
@@ -298,20 +319,20 @@ RETURN source.id AS source, target.id AS target, statement_id, file, s.line AS l
 # which rows it holds.
 COLUMN_UPSTREAM_VALUE_STEP = """
 UNWIND $keys AS key
-MATCH (target:Column {id: key})-[r:DERIVES_FROM]->(source:Column)
-WHERE r.kind <> 'condition'
+MATCH (target:Column {id: key})-[r:DERIVES_FROM|FIELD_OF]->(source:Column)
+WHERE coalesce(r.kind, 'field') <> 'condition'
 OPTIONAL MATCH (s:Statement {id: r.statement_id})
 RETURN source.id AS source, target.id AS target, r.statement_id AS statement_id, r.file AS file,
-       s.line AS line, r.kind AS kind
+       s.line AS line, coalesce(r.kind, 'field') AS kind
 """
 
 COLUMN_DOWNSTREAM_VALUE_STEP = """
 UNWIND $keys AS key
-MATCH (target:Column)-[r:DERIVES_FROM]->(source:Column {id: key})
-WHERE r.kind <> 'condition'
+MATCH (target:Column)-[r:DERIVES_FROM|FIELD_OF]->(source:Column {id: key})
+WHERE coalesce(r.kind, 'field') <> 'condition'
 OPTIONAL MATCH (s:Statement {id: r.statement_id})
 RETURN source.id AS source, target.id AS target, r.statement_id AS statement_id, r.file AS file,
-       s.line AS line, r.kind AS kind
+       s.line AS line, coalesce(r.kind, 'field') AS kind
 """
 
 # ---------------------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ class LineageEdge:
     """One FEEDS (tables) or DERIVES_FROM (columns) edge: ``target`` is built from ``source``.
 
     ``kind`` is the column edge kind (``direct``, ``expression``, ``aggregation``,
-    ``condition``); None for table edges.
+    ``condition``, or ``field``: a struct field and the column holding it, with no statement);
+    None for table edges.
     """
 
     source: str

@@ -37,6 +37,17 @@ DIALECT_ALIASES: dict[str, str] = {
 """Common names of the engines that sqlglot spells differently (``""``: sqlglot's generic
 dialect, for ANSI SQL)."""
 
+STRUCT_DIALECTS = frozenset(
+    {"bigquery", "spark", "spark2", "databricks", "hive", "presto", "trino", "athena", "duckdb"}
+)
+"""Dialects where ``a.b.c`` may read the field ``b.c`` of a struct (record) column ``a``."""
+
+
+def has_struct_fields(dialect: str | None) -> bool:
+    """Whether a dotted column name of ``dialect`` (sqlglot's spelling) can be a field path."""
+    return dialect in STRUCT_DIALECTS
+
+
 # A dialect comment must be among the leading comments of the file, before any SQL.
 _DIALECT_COMMENT = re.compile(
     r"\A(?:\s*(?:--[^\n]*\n|/\*.*?\*/))*?\s*(?:--|/\*)\s*dialect\s*[:=]\s*([A-Za-z0-9_]+)",

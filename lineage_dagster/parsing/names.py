@@ -344,6 +344,25 @@ def split_column(column: str) -> tuple[str, str]:
 _DIALECT_UPPER: dict[str | None, bool] = {}
 
 
+def field_parents(column: str) -> list[tuple[str, str]]:
+    """Each struct field in a field column's path and the field (or column) that holds it.
+
+    >>> field_parents('t."widget.asset.id"')
+    [('t."widget.asset.id"', 't."widget.asset"'), ('t."widget.asset"', 't.widget')]
+    >>> field_parents("t.widget")
+    []
+    """
+    table, name = split_column(column)
+    path = split_name(name)[0].split(".")
+    return [
+        (
+            f"{table}.{quote_part('.'.join(path[:depth]))}",
+            f"{table}.{quote_part('.'.join(path[: depth - 1]))}",
+        )
+        for depth in range(len(path), 1, -1)
+    ]
+
+
 def _folds_upper(dialect: str | None) -> bool:
     """Whether the dialect folds unquoted names to upper case (Snowflake, Oracle, ...)."""
     upper = _DIALECT_UPPER.get(dialect)

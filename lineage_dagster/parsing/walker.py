@@ -11,11 +11,13 @@ unknown table is left unresolved.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from lineage_dagster.parsing.names import last_part, quote_part, split_column
+from lineage_dagster.parsing.dialects import has_struct_fields
+from lineage_dagster.parsing.names import last_part, quote_part, split_column, split_name
 from lineage_dagster.parsing.schema import PARTIAL
 
 if TYPE_CHECKING:
@@ -33,9 +35,6 @@ _QUERY = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
 # Window functions that pick a value from another row: sqlglot files them as aggregates,
 # but the value is not aggregated.
 _NAVIGATION = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
-_STRUCT_DIALECTS = frozenset(
-    {"BigQuery", "Spark", "Spark2", "Databricks", "Hive", "Presto", "Trino", "Athena", "DuckDB"}
-)
 _ROW_FILTER_ARGS = ("where", "group", "having", "qualify")
 
 
@@ -222,7 +221,7 @@ class ColumnWalker:
         # there ``b`` is a column of a table.
         self.alias_refs = not getattr(type(namer.dialect), "DISABLES_ALIAS_REF_EXPANSION", False)
         # Dialects where ``a.b.c`` may read field ``b.c`` of a struct column ``a``.
-        self.struct_fields = type(namer.dialect).__name__ in _STRUCT_DIALECTS
+        self.struct_fields = has_struct_fields(type(namer.dialect).__name__.lower())
 
     # --- relations of FROM items -------------------------------------------------------------
 
@@ -583,12 +582,9 @@ class ColumnWalker:
                 rel.star_union = True
             return
         name = output_name(expression, namer) or ""
-        root = inner
-        while isinstance(root, exp.Dot):
-            root = root.this  # ``t.a.b.c.d``: a field of the column ``t.a.b.c`` names
-        if isinstance(root, exp.Column):
-            deps = self.column_deps(root, scope, ctes) or {}
-            deps = dict(deps)
+        field = _field_reference(inner)
+        if field is not None:
+            deps = dict(self.column_deps(field[0], scope, ctes, field[1]) or {})
         else:
             deps = self.expression_deps(inner, scope, ctes, rel)
         if not deps:
@@ -612,14 +608,22 @@ class ColumnWalker:
     # --- expressions ----------------------------------------------------------------------------
 
     def column_deps(
-        self, column: exp.Column, scope: Scope, ctes: dict[str, Relation]
+        self,
+        column: exp.Column,
+        scope: Scope,
+        ctes: dict[str, Relation],
+        fields: Sequence[exp.Expr] = (),
     ) -> Deps | None:
-        """The base columns a column reference stands for (``None``: cannot be told)."""
+        """The base columns a column reference stands for (``None``: cannot be told).
+
+        In dialects with structs a field path (``t.widget.asset.id``, ``widget.asset.id``,
+        or ``fields`` of an enclosing ``exp.Dot``) reads the field of the column it passes
+        through as it is: see :meth:`_field_deps`.
+        """
         namer = self.namer
-        this = column.this
-        while isinstance(this, exp.Dot):
-            this = this.this  # ```proj.ds.t`.col.field``: the column is the leftmost part
-        name = namer.column(this)
+        parts = _dot_parts(column.this)  # ```proj.ds.t`.col.field``: the column is the leftmost
+        name = namer.column(parts[0])
+        path = [*parts[1:], *fields]
         table = column.args.get("table")
         current: Scope | None = scope
         if table is not None:
@@ -627,9 +631,24 @@ class ColumnWalker:
             db = column.args.get("db")
             catalog = column.args.get("catalog")
             while current is not None:
-                source = current.sources.get(qualifier)
+                source = None
+                if self.struct_fields:
+                    # Leftmost first, as the engines resolve: ``alias.struct_col.field.sub``,
+                    # then ``alias.struct_col.field``.
+                    if catalog is not None and db is not None:
+                        source = self._source_named(namer.ident(catalog), current)
+                        if source is not None:
+                            name = namer.column(db)
+                            path = [table, *parts, *fields]
+                    if source is None and db is not None:
+                        source = self._source_named(namer.ident(db), current)
+                        if source is not None:
+                            name = namer.column(table)
+                            path = [*parts, *fields]
+                if source is None:
+                    source = current.sources.get(qualifier)
                 if source is None and db is not None:
-                    # ``alias.struct_col.field`` (BigQuery) or ``schema.table.col``.
+                    # ``schema.table.col``; elsewhere ``alias.col.x`` reads ``col``.
                     source = current.sources.get(namer.ident(db))
                     if source is not None:
                         name = namer.column(table)
@@ -639,26 +658,43 @@ class ColumnWalker:
                             if fqn.endswith(suffix):
                                 source = current.sources.get(alias)
                                 break
-                if source is None and catalog is not None and db is not None and self.struct_fields:
-                    # ``alias.struct_col.field.subfield``: the column is the second part.
-                    source = self._source_named(namer.ident(catalog), current)
-                    if source is not None:
-                        name = namer.column(db)
                 if source is None:
                     for alias, fqn in current.aliases.items():
                         if last_part(fqn) == qualifier:
                             source = current.sources.get(alias)
                             break
                 if source is not None:
-                    return source.lookup(name)
+                    return self._field_deps(source.lookup(name), path)
                 current = current.outer
             if not self.struct_fields:
                 return None
             # No alias matches: ``struct_col.field`` (BigQuery, Spark) where the leftmost part
             # is a column of a table in scope, not a table.
-            root = column.args.get("catalog") or column.args.get("db") or table
-            return self._unqualified(namer.column(root), scope)
-        return self._unqualified(name, scope)
+            qualifiers = [column.args.get(key) for key in ("catalog", "db", "table")]
+            root, *rest = [part for part in qualifiers if part is not None]
+            deps = self._unqualified(namer.column(root), scope)
+            return self._field_deps(deps, [*rest, *parts, *fields])
+        return self._field_deps(self._unqualified(name, scope), path)
+
+    def _field_deps(self, deps: Deps | None, path: Sequence[exp.Expr]) -> Deps | None:
+        """``deps`` of a struct column narrowed to the field ``path`` of it.
+
+        A column the struct is copied from as it is (``direct``) gives its field: the column
+        ``"widget.asset.id"`` of the same table, one name holding the whole path. A struct
+        computed from other columns (``STRUCT(a AS x)``, ``ANY_VALUE(s)``) keeps the columns it
+        was computed from.
+        """
+        if not path or not deps or not self.struct_fields:
+            return deps
+        suffix = ".".join(split_name(self.namer.column(part))[0] for part in path)
+        narrowed: Deps = {}
+        for source, kind in deps.items():
+            if kind == DIRECT:
+                table, column = split_column(source)
+                source = f"{table}.{quote_part(split_name(column)[0] + '.' + suffix)}"
+            if narrowed.get(source, -1) < kind:
+                narrowed[source] = kind
+        return narrowed
 
     def assigned_column(self, column: exp.Column, scope: Scope) -> str:
         """The column that ``SET column = ...`` writes: ``col`` or ``t.col`` write ``col``; in
@@ -785,8 +821,9 @@ class ColumnWalker:
         A bare column passes its lineage on as it is (``direct`` stays ``direct``); any other
         expression is read by :meth:`expression_deps`. The result is a new dict.
         """
-        if isinstance(node, exp.Column):
-            return dict(self.column_deps(node, scope, ctes) or {})
+        field = _field_reference(node)
+        if field is not None:
+            return dict(self.column_deps(field[0], scope, ctes, field[1]) or {})
         return self.expression_deps(node, scope, ctes, rel)
 
     def expression_deps(
@@ -809,10 +846,11 @@ class ColumnWalker:
                 continue  # a flag stored where an expression usually is
             if isinstance(current, exp.Star):
                 continue  # ``COUNT(*)`` counts rows: it reads no column
-            if isinstance(current, exp.Column):
-                if isinstance(current.this, exp.Star):
+            field = _field_reference(current)
+            if field is not None:
+                if isinstance(field[0].this, exp.Star):
                     continue
-                found = self.column_deps(current, scope, ctes)
+                found = self.column_deps(field[0], scope, ctes, field[1])
                 if found:
                     for source, source_kind in found.items():
                         strongest = source_kind if source_kind > kind else kind
@@ -866,6 +904,32 @@ NO_SCHEMA, UNRESOLVED, NO_COLUMN_READ = "no_schema", "unresolved_column", "no_co
 GAP_REASONS = (NO_SCHEMA, UNRESOLVED, NO_COLUMN_READ)
 """Why an output column derives from no column: a table it may come from has unknown columns;
 no table in scope has a column of its name; it reads no column (a literal, ``COUNT(*)``)."""
+
+
+def _dot_parts(node: exp.Expr) -> list[exp.Expr]:
+    """The parts of a chain of ``exp.Dot`` (``a.b.c``), leftmost first."""
+    if not isinstance(node, exp.Dot):
+        return [node]
+    parts = []
+    while isinstance(node, exp.Dot):
+        parts.append(node.expression)
+        node = node.this
+    parts.append(node)
+    return parts[::-1]
+
+
+def _field_reference(node: exp.Expr) -> tuple[exp.Column, list[exp.Expr]] | None:
+    """A column reference, with the fields of it an enclosing ``exp.Dot`` chain reads
+    (``t.a.b.c.d``: sqlglot puts the parts beyond four in dots around the column)."""
+    if isinstance(node, exp.Column):
+        return node, []
+    if not isinstance(node, exp.Dot):
+        return None
+    parts = _dot_parts(node)
+    column = parts[0]
+    if not isinstance(column, exp.Column):
+        return None
+    return column, parts[1:]
 
 
 def _gap_reason(node: exp.Expr, scope: Scope) -> str:

@@ -220,3 +220,42 @@ def test_quoted_dot_columns_are_two_graph_columns():
     rows = transform_lineage([lineage])
     sources = [(r["id"], r["table"], r["name"]) for r in rows.columns if r["table"] != "rpt.flat"]
     assert sources == [('coll."a.b".c', 'coll."a.b"', "c"), ('coll.a."b.c"', "coll.a", '"b.c"')]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "fields"),
+    [
+        (
+            "bigquery",
+            [
+                {"field": 'fin.trades."widget.asset"', "parent": "fin.trades.widget"},
+                {"field": 'fin.trades."widget.asset.id"', "parent": 'fin.trades."widget.asset"'},
+            ],
+        ),
+        ("postgres", []),  # no structs: a quoted "widget.asset.id" is one column of its own
+    ],
+)
+def test_a_struct_field_read_hangs_off_the_column_holding_it(dialect, fields):
+    lineage = FileLineage(
+        "f.sql",
+        "4" * 64,
+        dialect,
+        (
+            StatementLineage(
+                0,
+                1,
+                "INSERT",
+                sources=("fin.trades",),
+                targets=("fin.assets",),
+                column_lineage=(
+                    ColumnEdge('fin.trades."widget.asset.id"', "fin.assets.asset_id", "direct"),
+                    ColumnEdge("fin.trades.trade_id", "fin.assets.asset_id", "condition"),
+                ),
+            ),
+        ),
+    )
+    rows = transform_lineage([lineage])
+    assert rows.fields == fields
+    columns = {row["id"] for row in rows.columns}
+    assert {row["parent"] for row in fields} <= columns
+    assert rows.relationship_count() == 1 + 1 + 1 + 1 + 1 + 1 + 1 + len(fields)
