@@ -25,6 +25,7 @@ from lineage_dagster.parsing.models import (
     FileLineage,
     StatementError,
     StatementLineage,
+    TableDeclaration,
 )
 from lineage_dagster.parsing.names import Namer, normalize_schema
 from lineage_dagster.parsing.schema import SchemaIndex, SchemaLookups
@@ -169,6 +170,32 @@ def extract_bytes(
     return _extract(text, digest, name, defaults, schema, columns, conditions, path)
 
 
+def extract_declarations(
+    data: bytes,
+    *,
+    path: str | None = None,
+    sha256: str | None = None,
+    dialect: str | None = None,
+    default_schema: str | None = None,
+    default_catalog: str | None = None,
+) -> tuple[TableDeclaration, ...]:
+    """The columns a file's statements declare for their tables: the ``declarations`` of
+    :func:`extract_bytes`, at a fraction of its cost. Statements that cannot declare columns
+    (``UPDATE``, ``DELETE``, ``INSERT`` without a column list) are not parsed, nor is the
+    query of an ``INSERT`` with one.
+
+    Raises:
+        SqlDecodeError: When the bytes are not UTF-8 text.
+        UnknownDialectError: When a dialect name is not a sqlglot dialect.
+    """
+    digest = sha256 or hashlib.sha256(data).hexdigest()
+    text = decode_sql(data, path or "<bytes>", sha256=digest)
+    name = dialect_from_comment(text) or resolve_dialect(dialect)
+    defaults = (default_schema, default_catalog)
+    lineage = _extract(text, digest, name, defaults, None, False, False, path, declaring_only=True)
+    return lineage.declarations
+
+
 def read_sql_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
     """Read a SQL file as UTF-8 text; return the text and the sha256 of its bytes.
 
@@ -243,6 +270,8 @@ def _extract(
     columns: bool,
     conditions: bool,
     path: str | None,
+    *,
+    declaring_only: bool = False,
 ) -> FileLineage:
     _warn_once_if_not_compiled()
     dialect = get_dialect(dialect_name)
@@ -257,7 +286,7 @@ def _extract(
     hint_ok = len(upper) == len(sql) and type(dialect).__name__ not in _SELECTS_WITHOUT_KEYWORD
     statements: list[StatementLineage] = []
     pipes = "|>" in upper
-    for parsed in parse_statements(sql, dialect, upper=upper):
+    for parsed in parse_statements(sql, dialect, upper=upper, declaring_only=declaring_only):
         if parsed.error is not None or parsed.expression is None:
             if parsed.error is not None:
                 statements.append(

@@ -102,11 +102,12 @@ _new = object.__new__
 
 
 def parse_statements(
-    sql: str, dialect: Dialect, *, upper: str | None = None
+    sql: str, dialect: Dialect, *, upper: str | None = None, declaring_only: bool = False
 ) -> Iterator[ParsedStatement]:
     """Parse ``sql`` into statements, yielding each tree with its position.
 
-    ``upper`` may give ``sql.upper()`` when the caller has it already.
+    ``upper`` may give ``sql.upper()`` when the caller has it already. ``declaring_only``
+    yields only what can declare a table's columns (see :func:`_declaring_statements`).
 
     A caller that extracts and drops each tree holds at most one file's trees (those of a file
     whose statements all parse are built in one call), and one statement's tree for files
@@ -130,6 +131,9 @@ def parse_statements(
         yield ParsedStatement(1, None, StatementError("input nested too deeply to tokenize", 1, 1))
         return
     parser = dialect.parser()
+    if declaring_only:
+        yield from _declaring_statements(tokens, sql, dialect, parser)
+        return
     if not _has_go_line(sql, sql.upper() if upper is None else upper):
         fast = _parse_whole(tokens, sql, parser)
         if fast is not None:
@@ -146,6 +150,90 @@ def parse_statements(
             return
     for chunk in split_tokens(tokens):
         yield from _parse_chunk(chunk, sql, dialect, parser)
+
+
+# Token types that may start a statement inside a piece that holds more than one (a T-SQL batch
+# without semicolons, a procedure): such a piece is parsed whole.
+_OTHER_STATEMENT = frozenset(
+    {
+        TokenType.CREATE, TokenType.ALTER, TokenType.INSERT, TokenType.MERGE, TokenType.USE,
+        TokenType.DROP, TokenType.INTO, TokenType.COMMAND, TokenType.BEGIN, TokenType.RENAME,
+        TokenType.TRUNCATE, TokenType.EXECUTE, TokenType.DECLARE,
+    }
+)  # fmt: skip
+_DECLARE_NOTHING = frozenset({TokenType.UPDATE, TokenType.DELETE})
+_INSERT_KEYWORDS = frozenset({TokenType.INTO, TokenType.OVERWRITE, TokenType.TABLE})
+_QUERY_START = frozenset({TokenType.SELECT, TokenType.WITH, TokenType.VALUES, TokenType.L_PAREN})
+_NAME_PARTS = frozenset({TokenType.VAR, TokenType.IDENTIFIER, TokenType.DOT})
+
+
+def _declaring_statements(
+    tokens: list[Token], sql: str, dialect: Dialect, parser: Parser
+) -> Iterator[ParsedStatement]:
+    """The statements of a script that can declare columns, each parsed only as far as needed.
+
+    ``UPDATE`` and ``DELETE`` declare nothing and are not parsed, nor is an ``INSERT`` without
+    a column list; an ``INSERT`` with one is parsed without its query (its columns are the
+    list). Any piece that may hold another statement, or an ``INSERT`` of another shape, is
+    parsed whole, as :func:`parse_statements` does.
+    """
+    values: list[Token] | None = None
+    for chunk in split_tokens(tokens):
+        first = chunk[0].token_type
+        if first in _DECLARE_NOTHING or first == TokenType.INSERT:
+            rest = 1 if first in _DECLARE_NOTHING else _insert_rest(chunk)
+            if rest is not None and not any(t.token_type in _OTHER_STATEMENT for t in chunk[rest:]):
+                if first != TokenType.INSERT or chunk[rest - 1].token_type != TokenType.R_PAREN:
+                    continue  # declares nothing
+                if values is None:
+                    values = dialect.tokenize("VALUES (NULL)")
+                try:
+                    expression = parser.parse([*chunk[:rest], *values], sql)[0]
+                except ParseError:
+                    expression = None
+                if isinstance(expression, exp.Insert):
+                    yield ParsedStatement(
+                        chunk[0].line, expression, start=chunk[0].start, end=chunk[-1].end + 1
+                    )
+                    continue
+        yield from _parse_chunk(chunk, sql, dialect, parser)
+
+
+def _insert_rest(chunk: list[Token]) -> int | None:
+    """Where the query of ``INSERT [INTO|OVERWRITE] [TABLE] name [(columns)] query`` starts,
+    ``None`` for an INSERT of any other shape."""
+    i = 1
+    while i < len(chunk) and chunk[i].token_type in _INSERT_KEYWORDS:
+        i += 1
+    start = i
+    while i < len(chunk) and chunk[i].token_type in _NAME_PARTS:
+        i += 1
+    if i == start or i >= len(chunk):
+        return None
+    if chunk[i].token_type == TokenType.L_PAREN and i + 1 < len(chunk):
+        if chunk[i + 1].token_type in _QUERY_START:
+            return i  # ``INSERT INTO t (SELECT ...)``: no column list
+        i += 1
+        while i < len(chunk) and chunk[i].token_type in (TokenType.VAR, TokenType.IDENTIFIER):
+            i += 1
+            if i < len(chunk) and chunk[i].token_type == TokenType.COMMA:
+                i += 1
+            elif i < len(chunk) and chunk[i].token_type == TokenType.R_PAREN:
+                i += 1
+                break
+            else:
+                return None
+        else:
+            return None
+    if i < len(chunk) and chunk[i].token_type in _QUERY_START:
+        if chunk[i].token_type == TokenType.WITH and _next_type(chunk, i) == TokenType.L_PAREN:
+            return None  # ``WITH (TABLOCK)``: a table hint, not a query's CTEs
+        return i
+    return None
+
+
+def _next_type(chunk: list[Token], i: int) -> TokenType | None:
+    return chunk[i + 1].token_type if i + 1 < len(chunk) else None
 
 
 def _has_go_line(sql: str, upper: str) -> bool:

@@ -26,6 +26,7 @@ from lineage_dagster.parsing import (
     TableDeclaration,
     UnknownDialectError,
     extract_bytes,
+    extract_declarations,
 )
 from lineage_dagster.sources.corpus_schema import merge_declarations
 from lineage_dagster.sources.file_access import DEFAULT_READ_TIMEOUT_SECONDS
@@ -165,7 +166,7 @@ class SourceParser:
         """The table declarations of one file (none when it cannot be read or parsed).
 
         They do not depend on any schema, so they are cached by content alone; a miss costs
-        a table-level extraction of the file.
+        a parse of the file's declaring statements (:func:`extract_declarations`).
         """
         file = SourceFile(relative_path, 0, 0, sha256)
         return self.declarations_many([file], use_cache=use_cache)[0]
@@ -213,14 +214,13 @@ class SourceParser:
             return ()
         digest = sha256_bytes(data)
         try:
-            declared = extract_bytes(
+            declared = extract_declarations(
                 data,
                 path=path,
                 sha256=digest,
                 dialect=self.dialect_for(path),
                 default_schema=self.default_schema,
-                columns=False,
-            ).declarations
+            )
         except LineageError:
             return ()
         if cache is not None:

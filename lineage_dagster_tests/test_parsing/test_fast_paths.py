@@ -9,9 +9,12 @@ import pytest
 from sqlglot import exp
 
 import lineage_dagster.parsing.extract as extract_module
-from lineage_dagster.parsing import extract_lineage
+from lineage_dagster.parsing import extract_declarations, extract_lineage
 from lineage_dagster_tests.benchmarks.corpus import write_corpus
 from lineage_dagster_tests.test_parsing.fixture_cases import load_cases
+
+TPC = Path(__file__).parents[1] / "fixtures" / "tpc"
+SAMPLE_CORPUS = Path(__file__).parents[2] / "lineage_dagster" / "sample_corpus"
 
 
 class _Everything:
@@ -83,3 +86,50 @@ def test_extraction_leaves_no_trees_to_the_garbage_collector(tmp_path: Path) -> 
         gc.enable()
     assert lineage.statements
     assert tree_nodes < 50
+
+
+def _declarations(sql: str, dialect: str | None, default_schema: str | None = None) -> tuple:
+    return extract_lineage(
+        sql, dialect=dialect, default_schema=default_schema, columns=False
+    ).declarations
+
+
+def test_declarations_match_a_table_level_extraction(tmp_path: Path) -> None:
+    scripts = [(case.sql, case.dialect, case.default_schema) for case in load_cases()]
+    for path in [*TPC.rglob("*.sql"), *SAMPLE_CORPUS.rglob("*.sql")]:
+        scripts.append((path.read_text(encoding="utf-8"), None, None))
+    for path in write_corpus(tmp_path, files=300, seed=5):
+        scripts.append((path.read_text(encoding="utf-8"), None, None))
+    declaring = 0
+    for sql, dialect, default_schema in scripts:
+        expected = _declarations(sql, dialect, default_schema)
+        fast = extract_declarations(sql.encode(), dialect=dialect, default_schema=default_schema)
+        assert fast == expected, sql
+        declaring += bool(expected)
+    assert declaring > 200
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect"),
+    [
+        # T-SQL batches without semicolons: the piece holds a declaring statement after the first.
+        ("UPDATE dbo.t SET a = 1\nCREATE TABLE dbo.x (a INT, b INT)", "tsql"),
+        ("DELETE FROM dbo.t\nSELECT a, b INTO dbo.y FROM dbo.t", "tsql"),
+        ("INSERT INTO dbo.t (a) SELECT 1 FROM dbo.s\nCREATE TABLE dbo.z (c INT)", "tsql"),
+        # INSERTs of other shapes: parsed whole.
+        ("INSERT INTO dbo.t WITH (TABLOCK) (a, b) SELECT a, b FROM dbo.s", "tsql"),
+        ("INSERT INTO t PARTITION (dt = '2024-01-01') (a, b) SELECT a, b FROM s", "hive"),
+        ("INSERT ALL INTO t1 (a) VALUES (x) INTO t2 (b) VALUES (y) SELECT x, y FROM s", "oracle"),
+        ("INSERT OVERWRITE TABLE t (a, b) SELECT a, b FROM s", "spark"),
+        ('INSERT INTO "Mart"."Pnl" ("Book", pnl) SELECT 1, 2', "snowflake"),
+        ("INSERT INTO t (SELECT a FROM s)", "postgres"),
+        # A MERGE declares the columns its INSERT lists.
+        (
+            "MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT (id, v) "
+            "VALUES (s.id, s.v)",
+            "snowflake",
+        ),
+    ],
+)
+def test_declarations_of_statements_parsed_in_part(sql: str, dialect: str) -> None:
+    assert extract_declarations(sql.encode(), dialect=dialect) == _declarations(sql, dialect)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lineage_dagster.parsing import SchemaIndex, extract_lineage
+from lineage_dagster.parsing import SchemaIndex, extract_declarations, extract_lineage
 from lineage_dagster.sources.corpus_schema import merge_declarations
 from lineage_dagster_tests.test_parsing.fixture_cases import Case, load_cases
 
@@ -26,9 +26,9 @@ def test_there_are_a_few_hundred_fixtures() -> None:
 def test_fixture(case: Case) -> None:
     schema: Mapping[str, Any] | SchemaIndex | None = case.schema
     if case.schema_declared:
-        declared = extract_lineage(
-            case.sql, dialect=case.dialect, default_schema=case.default_schema, columns=False
-        ).declarations
+        declared = extract_declarations(
+            case.sql.encode(), dialect=case.dialect, default_schema=case.default_schema
+        )
         schema = merge_declarations([(case.file, declared)])
     lineage = extract_lineage(
         case.sql, dialect=case.dialect, schema=schema, default_schema=case.default_schema
