@@ -84,5 +84,5 @@ ingest_executor = lineage_executor.configured(
     description=f"WARNING: {FLAG_WARNING}.\n\n{_DESCRIPTION}" if FLAG_WARNING else _DESCRIPTION,
 )
 def ingest_sql_job() -> None:
-    batches, cached, deleted = plan_sql_files()
-    load_lineage(batches.map(parse_sql_batch).collect(), cached, deleted)
+    batches, in_load_step, deleted = plan_sql_files()
+    load_lineage(batches.map(parse_sql_batch).collect(), in_load_step, deleted)

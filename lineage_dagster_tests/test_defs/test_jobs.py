@@ -328,20 +328,52 @@ def test_files_in_the_cache_go_to_the_load_step_without_a_parse_step(
     ingest_instance, corpus, empty_graph, tmp_path
 ):
     cache = tmp_path / "cache.sqlite"
-    cold = ingest(ingest_instance, corpus, "risk", cache_path=cache)
+    # Every batch worth a step: the cold run parses in a step of its own.
+    cold = ingest(ingest_instance, corpus, "risk", cache_path=cache, plan={"min_batch_bytes": 1})
     before = graph_snapshot(empty_graph)
     empty_graph.execute_query("MATCH (n) DETACH DELETE n")
     warm = ingest(ingest_instance, corpus, "risk", cache_path=cache)
     assert cold.success and warm.success
 
-    def started_steps(run_id: str) -> set[str]:
-        return {
-            event.step_key.split("[")[0]
-            for event in ingest_instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
-            if event.step_key
-        }
-
-    assert started_steps(cold.run_id) == {"plan_sql_files", "parse_sql_batch", "load_lineage"}
-    assert started_steps(warm.run_id) == {"plan_sql_files", "load_lineage"}
+    assert started_steps(ingest_instance, cold.run_id) == {
+        "plan_sql_files",
+        "parse_sql_batch",
+        "load_lineage",
+    }
+    assert started_steps(ingest_instance, warm.run_id) == {"plan_sql_files", "load_lineage"}
     assert warm.load_metadata["cache_hits"] == 2 and warm.load_metadata["files_parsed"] == 0
     assert graph_snapshot(empty_graph) == before
+
+
+def test_files_too_few_for_a_parse_step_are_parsed_by_the_load_step(
+    ingest_instance, corpus, empty_graph, tmp_path
+):
+    in_steps = ingest(
+        ingest_instance,
+        corpus,
+        "risk",
+        plan={"min_batch_bytes": 1},
+        cache_path=tmp_path / "steps.sqlite",
+    )
+    with_steps = graph_snapshot(empty_graph)
+    empty_graph.execute_query("MATCH (n) DETACH DELETE n")
+    # Two small files, less than a batch worth a step; an empty cache, so both are parsed.
+    in_load = ingest(ingest_instance, corpus, "risk", cache_path=tmp_path / "load.sqlite")
+    assert in_steps.success and in_load.success
+    assert started_steps(ingest_instance, in_steps.run_id) == {
+        "plan_sql_files",
+        "parse_sql_batch",
+        "load_lineage",
+    }
+    assert started_steps(ingest_instance, in_load.run_id) == {"plan_sql_files", "load_lineage"}
+    assert in_load.load_metadata["files_parsed"] == 2 and in_load.load_metadata["cache_hits"] == 0
+    assert graph_snapshot(empty_graph) == with_steps
+
+
+def started_steps(instance: dg.DagsterInstance, run_id: str) -> set[str]:
+    """The ops whose steps a run started (mapped steps once, without their key)."""
+    return {
+        event.step_key.split("[")[0]
+        for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
+        if event.step_key
+    }

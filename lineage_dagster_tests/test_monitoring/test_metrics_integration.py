@@ -313,6 +313,7 @@ def test_each_step_pushes_busy_when_it_starts_and_idle_when_it_ends(
 ):
     """One parse step and the load step, in process: four pushes, two per step."""
     root = write_corpus(tmp_path / "sql")
+    one_parse_step = {"min_batch_bytes": 1, "workers": 1, "batches_per_worker": 1}
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         before = push_requests(pushgateway)
         run = ingest(
@@ -324,6 +325,7 @@ def test_each_step_pushes_busy_when_it_starts_and_idle_when_it_ends(
             full_refresh=True,
             cache_path=tmp_path / "cache.sqlite",
             metrics_gateway=pushgateway.url,
+            plan=one_parse_step,
         )
     assert run.success
     assert push_requests(pushgateway) - before == 4

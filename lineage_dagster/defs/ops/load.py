@@ -61,7 +61,7 @@ def load_lineage(
     context: dg.OpExecutionContext,
     config: LoadConfig,
     parsed: list[ParsedBatch],
-    cached: ParseBatch,
+    in_load_step: ParseBatch,
     deleted: list[str],
     sql_source: SqlSourceResource,
     sql_parser: SqlParserResource,
@@ -72,8 +72,9 @@ def load_lineage(
 ) -> dict[str, int]:
     """Replace the changed files' lineage in Neo4j and remove the deleted files' lineage.
 
-    The lineage comes from the parse steps and, for ``cached`` files, from the parse cache (a
-    file planned as cached but gone from the cache is parsed here). Files are replaced whole
+    The lineage comes from the parse steps and, for the ``in_load_step`` files, from the parse
+    cache or a parse here (files too few for a parse step, or gone from the cache since the
+    plan). Files are replaced whole
     inside one transaction per group of files, so a failure or a retry never leaves a file
     half-loaded; re-running converges on the same graph. When the graph changed, the code
     location is reloaded, so its table assets show the change.
@@ -86,16 +87,22 @@ def load_lineage(
         else nullcontext(StepMetrics())
     )
     with tracking as step_metrics:
-        if cached.files:
-            from_cache = parse_batch(cached, sql_source, sql_parser, use_cache=True)
-            parsed = [*parsed, from_cache]
+        if in_load_step.files:
+            here = parse_batch(
+                in_load_step, sql_source, sql_parser, use_cache=feature_flags.parse_cache
+            )
+            parsed = [*parsed, here]
+            for failure in here.failed:
+                context.log.error(
+                    f"{failure.path}: {failure.error.message if failure.error else ''}"
+                )
             if feature_flags.metrics:
                 step_metrics.include(
                     parse_batch_metrics(
-                        from_cache.lineage,
-                        cache_hits=from_cache.cache_hits,
-                        cache_misses=from_cache.cache_misses,
-                        seconds=from_cache.parse_seconds,
+                        here.lineage,
+                        cache_hits=here.cache_hits,
+                        cache_misses=here.cache_misses,
+                        seconds=here.parse_seconds,
                     )
                 )
         lineage = [item for batch in parsed for item in batch.lineage]

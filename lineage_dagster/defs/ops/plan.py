@@ -40,7 +40,8 @@ class PlanConfig(dg.Config):
     min_batch_bytes: int = Field(
         default=512 * 1024,
         description="Smallest parse batch worth a step of its own, in bytes of SQL to parse "
-        "(a step process takes a fraction of a second to start; parsing runs at ~2.5 MB/s).",
+        "(a step process takes a fraction of a second to start; parsing runs at ~2.5 MB/s); "
+        "less than that in all is parsed by the load step.",
     )
     workers: int | None = Field(
         default=None, description="Worker processes to plan for; defaults to the CPU count."
@@ -51,8 +52,10 @@ class PlanConfig(dg.Config):
     retry_policy=NEO4J_RETRY_POLICY,
     out={
         "batches": dg.DynamicOut(ParseBatch, description="Files for one parse step."),
-        "cached": dg.Out(
-            ParseBatch, description="Files whose lineage the load step reads from the cache."
+        "in_load_step": dg.Out(
+            ParseBatch,
+            description="Files with no parse step: the load step reads their lineage from the "
+            "parse cache, or parses them itself when they are too few to be worth a step.",
         ),
         "deleted": dg.Out(list[str], description="Files whose lineage is removed."),
     },
@@ -66,7 +69,8 @@ def plan_sql_files(
     feature_flags: FeatureFlagsResource,
 ) -> Iterator[dg.DynamicOutput | dg.Output]:
     """Compare the partition's folder with the graph and fan the changed files out in batches;
-    those whose lineage is in the parse cache go to the load step without a parse step."""
+    those whose lineage is in the parse cache, and a remainder smaller than one batch worth a
+    step (``min_batch_bytes``, e.g. the one file a sensor saw change), go to the load step."""
     partition = context.partition_key
     # UI backfills cannot pass run config, but they can set tags.
     full_refresh = config.full_refresh or context.run.tags.get(FULL_REFRESH_TAG) == "true"
@@ -128,11 +132,15 @@ def plan_sql_files(
             max_batches=workers * config.batches_per_worker,
             min_batch_bytes=config.min_batch_bytes,
         )
+        if len(batches) == 1 and batches[0].size < config.min_batch_bytes:
+            # Not worth a step process of its own: the load step parses it.
+            batches = []
+            cached = [*cached, *to_parse]
     else:
         batches = [ParseBatch(i, (file,), file.size) for i, file in enumerate(to_parse)]
     digest = schema.digest if schema is not None else ""
     batches = [replace(batch, schema=digest) for batch in batches]
-    from_cache = ParseBatch(len(batches), tuple(cached), sum(f.size for f in cached), digest)
+    in_load_step = ParseBatch(len(batches), tuple(cached), sum(f.size for f in cached), digest)
     if not work and not changes.deleted and changes.unchanged:
         context.log.info(
             f"Partition {partition}: nothing to load, its {changes.unchanged} files are unchanged "
@@ -140,7 +148,7 @@ def plan_sql_files(
             "which: full_refresh (or the lineage/full_refresh tag) re-parses and re-loads them."
         )
     context.log.info(
-        f"Partition {partition}: {len(changes.to_load)} to load ({len(cached)} cached), "
+        f"Partition {partition}: {len(changes.to_load)} to load ({len(hits)} cached), "
         f"{len(changes.deleted)} deleted, {changes.unchanged} unchanged, {len(unreadable)} "
         f"unreadable; {len(batches)} batches"
     )
@@ -151,7 +159,7 @@ def plan_sql_files(
             "files_unchanged": changes.unchanged,
             "files_unreadable": len(unreadable) - len(folders),
             "folders_unreadable": dg.MetadataValue.json([f.path for f in folders]),
-            "files_cached": len(cached),
+            "files_cached": len(hits),
             "batches": len(batches),
             "schema_tables": len(schema) if schema is not None else 0,
         },
@@ -172,5 +180,5 @@ def plan_sql_files(
     # With no batch the load step still runs (its collected input is empty).
     for batch in batches:
         yield dg.DynamicOutput(batch, mapping_key=batch.mapping_key, output_name="batches")
-    yield dg.Output(from_cache, output_name="cached")
+    yield dg.Output(in_load_step, output_name="in_load_step")
     yield dg.Output(list(changes.deleted), output_name="deleted")
