@@ -42,14 +42,17 @@ class Relation:
     """The columns a query (or table) produces, with the base columns each derives from."""
 
     __slots__ = (
-        "any_column", "base", "conditions", "deps", "folded", "gaps", "index", "names",
-        "star_union", "stars", "tables",
+        "any_column", "base", "conditions", "deps", "element", "folded", "gaps", "index",
+        "names", "star_union", "stars", "tables",
     )  # fmt: skip
 
     def __init__(self) -> None:
         # For table functions (UNNEST, FLATTEN, ...): every column of the output, whatever
         # its name, derives from the function's inputs.
         self.any_column: Deps | None = None
+        # BigQuery ``UNNEST(t.items) AS item``: the column that is the relation itself, whose
+        # fields ``item.sku`` are (struct dialects).
+        self.element: str | None = None
         self.names: list[str] = []
         self.deps: list[Deps] = []
         self.index: dict[str, int] = {}
@@ -354,20 +357,26 @@ class ColumnWalker:
                 rel = self.query(inner, ctes, scope)
                 return alias, _renamed(rel, alias_node, self.namer)
             deps = self.expression_deps(inner, scope, ctes, None)
+            computed = {k: max(v, EXPRESSION) for k, v in deps.items()}
             rel = Relation()
             columns = alias_node.columns if alias_node else []
             if not columns or (isinstance(node, exp.Unnest) and not alias and len(columns) == 1):
                 # Fields of the elements (``item.sku``) come from the function's inputs too.
-                rel.any_column = {k: max(v, EXPRESSION) for k, v in deps.items()}
+                rel.any_column = computed
+            # The elements of one array column, one output column: each element is a value of
+            # the array as it is, and its fields (``item.sku``) are the array's fields.
+            array = _unnested_array(inner) if self.struct_fields and len(columns) == 1 else None
+            elements = self.value_deps(array, scope, ctes, None) if array is not None else computed
             if not alias and isinstance(node, exp.Unnest) and len(columns) == 1:
                 # BigQuery ``UNNEST(arr) AS item``: ``item`` names both the row and its value.
                 alias = self.namer.column(columns[0])
+                rel.element = alias if array is not None else None
             names = [self.namer.column(c) for c in columns] or ([alias] if alias else ["value"])
             for name in names:
-                rel.add(name, {k: max(v, EXPRESSION) for k, v in deps.items()})
+                rel.add(name, elements if len(names) == 1 else computed)
             if alias and alias not in rel.index:
                 # BigQuery: ``UNNEST(arr) AS x`` names the element column ``x`` itself.
-                rel.add(alias, {k: max(v, EXPRESSION) for k, v in deps.items()})
+                rel.add(alias, computed)
             return alias, rel
         if isinstance(node, exp.Values):
             return alias, self.query(node, ctes, scope)
@@ -664,6 +673,9 @@ class ColumnWalker:
                             source = current.sources.get(alias)
                             break
                 if source is not None:
+                    if source.element is not None and name not in source.index:
+                        # ``item.sku`` of ``UNNEST(t.items) AS item``: a field of the element.
+                        return self._field_deps(source.lookup(source.element), [*parts, *fields])
                     return self._field_deps(source.lookup(name), path)
                 current = current.outer
             if not self.struct_fields:
@@ -904,6 +916,19 @@ NO_SCHEMA, UNRESOLVED, NO_COLUMN_READ = "no_schema", "unresolved_column", "no_co
 GAP_REASONS = (NO_SCHEMA, UNRESOLVED, NO_COLUMN_READ)
 """Why an output column derives from no column: a table it may come from has unknown columns;
 no table in scope has a column of its name; it reads no column (a literal, ``COUNT(*)``)."""
+
+
+def _unnested_array(function: exp.Expr) -> exp.Expr | None:
+    """The one array column (or field) that ``UNNEST(a)`` or ``EXPLODE(a)`` takes apart."""
+    if isinstance(function, exp.Unnest) and len(function.expressions) == 1:
+        array = function.expressions[0]
+    elif isinstance(function, (exp.Explode, exp.ExplodeOuter)) and not isinstance(
+        function, exp.Posexplode
+    ):
+        array = function.this
+    else:
+        return None
+    return array if _field_reference(array) is not None else None
 
 
 def _dot_parts(node: exp.Expr) -> list[exp.Expr]:
