@@ -475,6 +475,18 @@ def _expand(
         nested = [(line, p.expression) for p in parse_statements(dynamic, dialect) if p.expression]
         if nested:
             return nested
+    if isinstance(expression, exp.Command) and str(expression.this).upper() == "RENAME":
+        # MySQL ``RENAME TABLE a TO b, c TO d``: one statement per pair, so each table feeds
+        # only its new name.
+        body = expression.expression
+        text = body if isinstance(body, str) else body.name if body is not None else ""
+        head, _, pairs = text.strip().partition(" ")
+        if "," in pairs:
+            return [
+                (line, exp.Command(this="RENAME", expression=exp.Literal.string(f"{head} {pair}")))
+                for pair in pairs.split(",")
+            ]
+        return [(line, expression)]
     if isinstance(expression, exp.Command) and str(expression.this).upper() == "DO":
         # Postgres ``DO $$ ... $$``: an anonymous PL/pgSQL block.
         body = expression.expression

@@ -52,6 +52,11 @@ _EXCHANGE = re.compile(
     rf"\((?:[^()']|'(?:[^']|'')*')*\)\s*WITH\s+TABLE\s+(?P<source>{_NAME})\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+# MySQL ``RENAME TABLE a TO b, c TO d`` (sqlglot keeps it as a command).
+_RENAME_TABLES = re.compile(r"^\s*TABLES?\s+(?P<pairs>.*?)\s*$", re.IGNORECASE | re.DOTALL)
+_RENAME_PAIR = re.compile(
+    rf"^\s*(?P<old>{_NAME})\s+TO\s+(?P<new>{_NAME})\s*$", re.IGNORECASE | re.DOTALL
+)
 # Snowflake ``PUT file://local @stage/path`` uploads files; ``GET @stage file://local``
 # downloads them.
 _PUT_GET = re.compile(r"^\s*'?(?P<source>[^\s']+)'?\s+'?(?P<target>[^\s']+)'?")
@@ -961,6 +966,27 @@ def _rename(old: str, new_table: exp.Table | None, result: _Result, script: Scri
         result.edges[(f"{old}.*", f"{new}.*")] = "direct"
 
 
+def _rename_tables(text: str, result: _Result, script: ScriptState) -> None:
+    """MySQL ``RENAME TABLE a TO b``: as ``ALTER TABLE a RENAME TO b`` (several pairs are
+    statements of their own, see ``extract._expand``)."""
+    match = _RENAME_TABLES.match(text)
+    if match is None:
+        return
+    dialect = script.namer.dialect
+    for pair in match.group("pairs").split(","):
+        names = _RENAME_PAIR.match(pair)
+        if names is None:
+            continue
+        try:
+            old_table = exp.to_table(names.group("old"), dialect=dialect)
+            new_table = exp.to_table(names.group("new"), dialect=dialect)
+        except SqlglotError:
+            continue
+        old = script.namer.table(old_table)
+        if old is not None:
+            _rename(old, new_table, result, script)
+
+
 def _swap(old: str, other_table: exp.Table | None, result: _Result, script: ScriptState) -> None:
     """Snowflake ``ALTER TABLE a SWAP WITH b``: each table takes the other's data."""
     other = script.namer.table(other_table) if other_table is not None else None
@@ -1075,6 +1101,9 @@ def _handle_command(
         result.targets.append(target)
         if script.columns:
             result.edges[(f"{source}.*", f"{target}.*")] = "direct"
+        return
+    if keyword == "RENAME":
+        _rename_tables(text, result, script)
         return
     if keyword == "DECLARE":
         match = _DECLARE_GTT.match("DECLARE " + text)
