@@ -50,8 +50,8 @@ class Relation:
         # For table functions (UNNEST, FLATTEN, ...): every column of the output, whatever
         # its name, derives from the function's inputs.
         self.any_column: Deps | None = None
-        # BigQuery ``UNNEST(t.items) AS item``: the column that is the relation itself, whose
-        # fields ``item.sku`` are (struct dialects).
+        # BigQuery ``UNNEST(t.items) AS item``: ``item`` names both the relation and its one
+        # column, the array's element, so ``item.sku`` is a field of that column.
         self.element: str | None = None
         self.names: list[str] = []
         self.deps: list[Deps] = []
