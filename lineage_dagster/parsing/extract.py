@@ -163,9 +163,7 @@ def extract_bytes(
         SqlDecodeError: When the bytes are not UTF-8 text.
         UnknownDialectError: When a dialect name is not a sqlglot dialect.
     """
-    digest = sha256 or hashlib.sha256(data).hexdigest()
-    text = decode_sql(data, path or "<bytes>", sha256=digest)
-    name = dialect_from_comment(text) or resolve_dialect(dialect)
+    text, digest, name = _decode_bytes(data, path, sha256, dialect)
     defaults = (default_schema, default_catalog)
     return _extract(text, digest, name, defaults, schema, columns, conditions, path)
 
@@ -188,12 +186,20 @@ def extract_declarations(
         SqlDecodeError: When the bytes are not UTF-8 text.
         UnknownDialectError: When a dialect name is not a sqlglot dialect.
     """
-    digest = sha256 or hashlib.sha256(data).hexdigest()
-    text = decode_sql(data, path or "<bytes>", sha256=digest)
-    name = dialect_from_comment(text) or resolve_dialect(dialect)
+    text, digest, name = _decode_bytes(data, path, sha256, dialect)
     defaults = (default_schema, default_catalog)
     lineage = _extract(text, digest, name, defaults, None, False, False, path, declaring_only=True)
     return lineage.declarations
+
+
+def _decode_bytes(
+    data: bytes, path: str | None, sha256: str | None, dialect: str | None
+) -> tuple[str, str, str | None]:
+    """A file's text, its digest (``sha256`` when given) and its dialect (its ``-- dialect:``
+    comment, else ``dialect``)."""
+    digest = sha256 or hashlib.sha256(data).hexdigest()
+    text = decode_sql(data, path or "<bytes>", sha256=digest)
+    return text, digest, dialect_from_comment(text) or resolve_dialect(dialect)
 
 
 def read_sql_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
