@@ -486,22 +486,19 @@ def load_files_concurrently(
     if deleted_paths:
         parts.append(((), deleted_paths))
 
+    def load_once(part: tuple[Sequence[FileLineage], Sequence[str]]) -> LoadReport:
+        with open_session() as session:
+            return load_files(
+                session, part[0], part[1], files_per_transaction=files_per_transaction, **options
+            )
+
     def load(part: tuple[Sequence[FileLineage], Sequence[str]]) -> LoadReport:
-        for attempt in range(1, _CLEANUP_RETRIES + 1):
+        for _ in range(_CLEANUP_RETRIES - 1):
             try:
-                with open_session() as session:
-                    return load_files(
-                        session,
-                        part[0],
-                        part[1],
-                        files_per_transaction=files_per_transaction,
-                        **options,
-                    )
+                return load_once(part)
             except ConcurrentCleanupError:
-                # The other transaction removed a node this one had merged: load it again.
-                if attempt == _CLEANUP_RETRIES:
-                    raise
-        raise AssertionError("unreachable")
+                continue  # the other transaction removed a node this one had merged: again
+        return load_once(part)
 
     if len(parts) <= 1:
         return LoadReport.combine([load(part) for part in parts], time.perf_counter() - started)

@@ -30,7 +30,6 @@ from lineage_dagster.graph.load import (
 from lineage_dagster.monitoring.run_metrics import (
     StepMetrics,
     load_metrics,
-    parse_batch_metrics,
     peak_rss_mb,
 )
 from lineage_dagster.parsing import EXTRACTOR_VERSION
@@ -98,19 +97,9 @@ def load_lineage(
                 in_load_step, sql_source, sql_parser, use_cache=feature_flags.parse_cache
             )
             parsed = [*parsed, here]
-            for failure in here.failed:
-                context.log.error(
-                    f"{failure.path}: {failure.error.message if failure.error else ''}"
-                )
+            here.log_failures(context)
             if feature_flags.metrics:
-                step_metrics.include(
-                    parse_batch_metrics(
-                        here.lineage,
-                        cache_hits=here.cache_hits,
-                        cache_misses=here.cache_misses,
-                        seconds=here.parse_seconds,
-                    )
-                )
+                step_metrics.include(here.metrics())
         lineage = [item for batch in parsed for item in batch.lineage]
         report = load_files_concurrently(
             neo4j.get_session,

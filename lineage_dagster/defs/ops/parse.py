@@ -32,6 +32,20 @@ class ParsedBatch:
         """The files that could not be read or decoded at all."""
         return tuple(item for item in self.lineage if item.error is not None)
 
+    def log_failures(self, context: dg.OpExecutionContext) -> None:
+        """An error in the step's log for each file that failed, with its message."""
+        for failure in self.failed:
+            context.log.error(f"{failure.path}: {failure.error.message if failure.error else ''}")
+
+    def metrics(self) -> StepMetrics:
+        """The parse metrics of this batch (files, statements, cache hits, seconds)."""
+        return parse_batch_metrics(
+            self.lineage,
+            cache_hits=self.cache_hits,
+            cache_misses=self.cache_misses,
+            seconds=self.parse_seconds,
+        )
+
 
 def cache_metadata(hits: int, misses: int, cache_on: bool) -> dict[str, int | str]:
     """The parse counts of step or run metadata: files parsed, and the cache's hits and misses
@@ -85,14 +99,7 @@ def parse_sql_batch(
     with tracking as step_metrics:
         parsed = _parse_batch(context, batch, sql_source, sql_parser, feature_flags)
         if pushing:
-            step_metrics.include(
-                parse_batch_metrics(
-                    parsed.lineage,
-                    cache_hits=parsed.cache_hits,
-                    cache_misses=parsed.cache_misses,
-                    seconds=parsed.parse_seconds,
-                )
-            )
+            step_metrics.include(parsed.metrics())
     return parsed
 
 
@@ -126,8 +133,7 @@ def _parse_batch(
     feature_flags: FeatureFlagsResource,
 ) -> ParsedBatch:
     parsed = parse_batch(batch, sql_source, sql_parser, use_cache=feature_flags.parse_cache)
-    for failure in parsed.failed:
-        context.log.error(f"{failure.path}: {failure.error.message if failure.error else ''}")
+    parsed.log_failures(context)
     context.add_output_metadata(
         {
             "files": len(batch.files),
