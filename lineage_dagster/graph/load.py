@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import neo4j
@@ -78,8 +78,6 @@ class LoadSummary:
     relationships: int
     query_seconds: dict[str, float] = field(default_factory=dict)
     """Seconds spent in each step of the transaction (``delete``, ``statements``, ...)."""
-    checked: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
-    """The tables and columns the transaction's clean-up checked (removed when unused)."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +96,6 @@ class LoadReport:
     """Each file or statement that failed: ``{path, line, column, message}``."""
     wall_seconds: float = 0.0
     """Seconds from the first transaction's start to the last one's end."""
-    checked: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
-    """The tables and columns the clean-ups checked (see :func:`load_files_concurrently`)."""
 
     @property
     def files_failed(self) -> int:
@@ -126,10 +122,6 @@ class LoadReport:
                 )
             ),
             wall_seconds=wall_seconds,
-            checked=(
-                frozenset().union(*(r.checked[0] for r in reports)),
-                frozenset().union(*(r.checked[1] for r in reports)),
-            ),
         )
 
 
@@ -436,10 +428,6 @@ def load_files(
         },
         failed_files=tuple(failed_files(sorted(written, key=lambda item: item.path or ""))),
         wall_seconds=time.perf_counter() - started_all,
-        checked=(
-            frozenset().union(*(s.checked[0] for s in summaries)),
-            frozenset().union(*(s.checked[1] for s in summaries)),
-        ),
     )
 
 
@@ -510,22 +498,13 @@ def load_files_concurrently(
             for future in futures:
                 future.cancel()
             raise
-    report = LoadReport.combine(reports, time.perf_counter() - started)
-    # Each transaction's clean-up saw the others' uncommitted work as still there: a table the
-    # last reader (replaced in one) and the last writer (deleted in another) both left was kept
-    # by both. Checked again once all have committed.
-    tables, columns = report.checked
-    if tables or columns:
-        chunk = options.get("rows_per_query") or options.get("batch_size") or DEFAULT_BATCH_SIZE
-        with open_session() as session:
-            session.execute_write(lambda tx: _clean_up(tx, set(tables), set(columns), chunk))
-    return replace(report, wall_seconds=time.perf_counter() - started)
+    return LoadReport.combine(reports, time.perf_counter() - started)
 
 
 class ConcurrentCleanupError(Exception):
-    """A run of another folder removed a table or column this load links to, after this load's
-    MERGE found it: the transaction is rolled back instead of losing those edges, and a retry
-    (of the load step) creates the nodes again."""
+    """A concurrent transaction (the load step's other one, or a run of another folder) removed a
+    table or column this load links to, after this load's MERGE found it: the transaction is
+    rolled back instead of losing those edges, and a retry creates the nodes again."""
 
 
 class TransactionTooLargeError(Exception):
@@ -643,7 +622,6 @@ def sync_files(
     deleted = sorted(set(deleted_paths) - set(replaced))
 
     seconds: dict[str, float] = {}
-    checked: list[tuple[frozenset[str], frozenset[str]]] = []
 
     def work(tx: ManagedTransaction) -> None:
         try:
@@ -656,7 +634,6 @@ def sync_files(
 
     def write(tx: ManagedTransaction) -> None:
         seconds.clear()  # a retried transaction starts over
-        checked.clear()
         clock = time.perf_counter()
         stale_tables, stale_columns = _delete_lineage(tx, [*replaced, *deleted], chunk)
         if deleted:
@@ -680,13 +657,14 @@ def sync_files(
             clock = _lap(seconds, step, clock)
         if created != expected:
             # Only a concurrent transaction can remove a table or column between this one's
-            # MERGE and its CREATE: another folder's run cleaning up what its files no longer
-            # use (a file moved between folders). Rolled back, the load step is retried.
+            # MERGE and its CREATE: its clean-up of what its files no longer use (the load
+            # step's other transaction, or a run of another folder). Rolled back, to retry.
             raise ConcurrentCleanupError(
-                f"{expected - created} of {expected} relationships found no end node: a run of "
-                "another folder removed tables or columns they link to; rolled back, to retry"
+                f"{expected - created} of {expected} relationships found no end node: a "
+                "concurrent transaction removed tables or columns they link to; rolled back, to "
+                "retry"
             )
-        checked.append(_clean_up(tx, stale_tables, stale_columns, chunk))
+        _clean_up(tx, stale_tables, stale_columns, chunk)
         _lap(seconds, "cleanup", clock)
 
     session.execute_write(work)
@@ -698,26 +676,20 @@ def sync_files(
         tables=len(rows.tables),
         relationships=rows.relationship_count(),
         query_seconds=dict(seconds),
-        checked=checked[0],
     )
 
 
-def _clean_up(
-    tx: ManagedTransaction, tables: set[str], columns: set[str], chunk: int
-) -> tuple[frozenset[str], frozenset[str]]:
-    """Remove the ``tables`` and ``columns`` no statement uses any more; return all it checked
-    (a removed field column makes the column holding it a candidate too)."""
-    checked_columns = set(columns)
+def _clean_up(tx: ManagedTransaction, tables: set[str], columns: set[str], chunk: int) -> None:
+    """Remove the ``tables`` and ``columns`` no statement uses any more (a removed field column
+    makes the column holding it a candidate too)."""
     while columns:
         parents: set[str] = set()
         for ids in _chunks(sorted(columns), chunk):
             result = tx.run(queries.CLEANUP_COLUMNS, ids=ids)
             parents.update(record["parent"] for record in result if record["parent"])
-        checked_columns |= parents
         columns = parents
     for names in _chunks(sorted(tables), chunk):
         tx.run(queries.CLEANUP_TABLES, names=names).consume()
-    return frozenset(tables), frozenset(checked_columns)
 
 
 def _lap(seconds: dict[str, float], step: str, started: float) -> float:

@@ -82,11 +82,21 @@ MATCH (f:SqlFile {path: path})
 DETACH DELETE f
 """
 
+# A clean-up first takes each candidate's write lock (setting and removing a property: the lock
+# idiom of Neo4j's "Concurrent data access" docs), then checks it is unused. Without the lock the
+# check reads only committed edges: an edge a concurrent transaction creates would be deleted
+# with the node once that one commits, and two transactions each removing one of a table's last
+# two statements would both keep it. With it, the second waits for the first (or Neo4j reports a
+# deadlock, and the driver runs one of them again), then sees what the first did.
+#
 # A column no statement uses any more goes, unless a field column read elsewhere still hangs
 # off it; a field column takes its FIELD_OF edge with it, and returns the column holding it.
 CLEANUP_COLUMNS = """
 UNWIND $ids AS id
 MATCH (c:Column {id: id})
+SET c._LOCK_ = true
+REMOVE c._LOCK_
+WITH c
 WHERE NOT (c)-[:DERIVES_FROM]-() AND NOT (c)<-[:WRITES_COLUMN|FILTERS_ON|FIELD_OF]-()
 OPTIONAL MATCH (c)-[:FIELD_OF]->(parent:Column)
 DETACH DELETE c
@@ -96,6 +106,9 @@ RETURN parent.id AS parent
 CLEANUP_TABLES = """
 UNWIND $names AS name
 MATCH (t:Table {name: name})
+SET t._LOCK_ = true
+REMOVE t._LOCK_
+WITH t, name
 WHERE NOT (t)<-[:READS|WRITES]-(:Statement) AND NOT EXISTS { MATCH (:Column {table: name}) }
 DETACH DELETE t
 """
@@ -138,14 +151,19 @@ ORDER BY f.path
 """
 
 # A table is keyed by its canonical name; ``written`` keeps one spelling as the scripts write it
-# (the smallest, so the result does not depend on the order files load in), and is only set
-# when it changes, so a load of an existing table takes no write lock for it.
+# (the smallest, so the result does not depend on the order files load in). Only a smaller
+# spelling than the one read is written, so a load of an existing table takes no write lock for
+# it; the SET reads ``t.written`` again, which makes Cypher lock the node before that read, so a
+# concurrent transaction's smaller spelling committed meanwhile is never overwritten.
 MERGE_TABLES = """
 UNWIND $rows AS row
 MERGE (t:Table {name: row.name})
 WITH t, row
 WHERE row.written IS NOT NULL AND (t.written IS NULL OR row.written < t.written)
-SET t.written = row.written
+SET t.written = CASE
+    WHEN t.written IS NULL OR row.written < t.written THEN row.written
+    ELSE t.written
+END
 """
 
 MERGE_COLUMNS = """
