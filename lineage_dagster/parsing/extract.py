@@ -285,7 +285,7 @@ def _extract(
     if not isinstance(schema, SchemaIndex):
         schema = SchemaIndex(normalize_schema(schema, namer))
     lookups = SchemaLookups(schema, lambda name: namer.name(name, quoted=False))
-    script = ScriptState(namer, lookups, columns, conditions)
+    script = ScriptState(namer, lookups, columns, conditions, text=sql)
     upper = sql.upper()
     script.script_temps = _dropped_later(sql, upper, namer)
     # SELECT counts below read ``upper`` at the offsets of ``sql``.

@@ -59,6 +59,18 @@ _RENAME_PAIR = re.compile(
 )
 # Snowflake ``PUT file://local @stage/path`` uploads files; ``GET @stage file://local``
 # downloads them.
+# ``SET search_path TO a, b`` / ``= a`` / ``SET SCHEMA 'a'`` (Postgres and its kin), and Oracle's
+# ``ALTER SESSION SET CURRENT_SCHEMA = a``: the text after ``SET``.
+_SEARCH_PATH = re.compile(
+    r"^\s*(?:(?:SESSION|LOCAL)\s+)?(?:(?:SEARCH_PATH|CURRENT_SCHEMA)\s*(?:TO\b|=)|SCHEMA\b)"
+    r"(?P<path>.*?);?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_SET_TEXT = re.compile(r"\s*SET\b(?P<rest>[^;]*)", re.IGNORECASE)
+_ALTER_SESSION = re.compile(r"^\s*SESSION\s+SET\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+_PATH_ITEM = re.compile(r'"((?:[^"]|"")*)"|\'((?:[^\']|\'\')*)\'|([^\s,\'"]+)')
+# Entries of a search path that never hold the scripts' tables (or are the default already).
+_NOT_A_DEFAULT_SCHEMA = frozenset({"$user", "public", "pg_catalog", "pg_temp"})
 _PUT_GET = re.compile(r"^\s*'?(?P<source>[^\s']+)'?\s+'?(?P<target>[^\s']+)'?")
 _DECLARE_GTT = re.compile(
     r"^\s*DECLARE\s+GLOBAL\s+TEMPORARY\s+TABLE\s+([\w$#@.\"]+)", re.IGNORECASE
@@ -1089,6 +1101,12 @@ def _handle_command(
             result.sources.add(match.group("source"))
             result.targets.append(match.group("target"))
         return
+    if keyword == "SET":
+        _set_search_path(_SEARCH_PATH.match(text), script)
+        return
+    if keyword == "ALTER" and (session := _ALTER_SESSION.match(text)):
+        _set_search_path(_SEARCH_PATH.match(session.group("rest")), script)
+        return
     if keyword == "ALTER":
         match = _EXCHANGE.match(text)
         if match is None:
@@ -1153,6 +1171,48 @@ def _handle_use(expression: exp.Expr, result: _Result, script: ScriptState, line
             namer.use(names[-2], names[-1])
         else:
             namer.use(namer.current_catalog, names[-1])
+
+
+def _handle_set(expression: exp.Expr, result: _Result, script: ScriptState, line: int) -> None:
+    """``SET search_path = a`` as sqlglot parses it (a list is kept as a command). Its tree drops
+    the quotes of the value, so the statement's own text is read when it is at hand."""
+    for item in expression.expressions:
+        if isinstance(item, exp.SetItem) and isinstance(item.this, exp.EQ):
+            name, value = item.this.this, item.this.expression
+            if isinstance(name, exp.Column) and name.name.lower() == "search_path":
+                written = _SET_TEXT.match(script.text, script.position)
+                text = written.group("rest") if written else f"search_path = {value.sql()}"
+                _set_search_path(_SEARCH_PATH.match(text), script)
+
+
+def _set_search_path(match: re.Match[str] | None, script: ScriptState) -> None:
+    """Make the first schema of a search path the default schema of what follows, as ``USE``
+    does; ``public`` (where unqualified names already are), ``$user`` and the system schemas
+    are passed over. A quoted entry keeps its case; a string may hold the whole list (DuckDB).
+
+    >>> from sqlglot.dialects.dialect import Dialect
+    >>> from lineage_dagster.parsing.names import Namer
+    >>> from lineage_dagster.parsing.script_state import ScriptState
+    >>> script = ScriptState(Namer(Dialect.get_or_raise("postgres")), {}, False)
+    >>> _set_search_path(_SEARCH_PATH.match(' search_path TO "$user", public, Risk, "Ops"'), script)
+    >>> script.namer.default
+    ('risk',)
+    """
+    if match is None:
+        return
+    entries: list[tuple[str, bool]] = []
+    for quoted, string, bare in _PATH_ITEM.findall(match.group("path")):
+        if string:
+            entries += [(part.strip(), False) for part in string.replace("''", "'").split(",")]
+        elif quoted:
+            entries.append((quoted.replace('""', '"'), True))
+        else:
+            entries.append((bare, False))
+    namer = script.namer
+    for name, quoted in entries:
+        if name and name.lower() not in _NOT_A_DEFAULT_SCHEMA:
+            namer.use(namer.current_catalog, namer.ident(exp.to_identifier(name, quoted=quoted)))
+            return
 
 
 # The schema a session is in after ``USE DATABASE db`` (Snowflake), ``USE db`` (SQL Server: the
@@ -1239,6 +1299,7 @@ _HANDLERS: dict[type, Any] = {
     exp.Command: _handle_command,
     exp.TruncateTable: _handle_truncate,
     exp.Use: _handle_use,
+    exp.Set: _handle_set,
     exp.LoadData: _handle_load_data,
     **({exp.Put: _handle_put} if hasattr(exp, "Put") else {}),
     exp.Cache: _handle_cache,

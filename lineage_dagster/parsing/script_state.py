@@ -39,7 +39,8 @@ class ScriptState:
     temp_tables: dict[str, set[str]] = field(default_factory=dict)  # temp -> upstream tables
     temp_relations: dict[str, Relation] = field(default_factory=dict)
     script_temps: dict[str, int] = field(default_factory=dict)  # name -> offset of its DROP
-    position: int = 0  # offset of the statement being extracted
+    text: str = ""  # the script's text
+    position: int = 0  # offset of the statement being extracted in it
     root: exp.Expr | None = None  # the statement being extracted
     select_hint: int | None = None  # SELECT keywords in its text, when known
     created: dict[str, list[str]] = field(default_factory=dict)  # tables created with columns

@@ -1048,7 +1048,12 @@ class _KeywordSplitter:
                 first == "MERGE" and word != "MERGE"
             )
         if word == "SET":
-            return prev == "UPDATE" or first == "MERGE" or (first == "UPDATE" and not self.has_set)
+            # ``ALTER SESSION SET``, ``ALTER TABLE t ALTER COLUMN c SET ...`` continue too.
+            return (
+                prev == "UPDATE"
+                or first in ("MERGE", "ALTER")
+                or (first == "UPDATE" and not self.has_set)
+            )
         if word == "NULL":
             return bool(self.current)
         return word == "REPLACE" and prev == "OR"  # CREATE OR REPLACE

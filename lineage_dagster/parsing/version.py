@@ -1,6 +1,6 @@
 """The version of the extraction logic, part of every parse-cache key."""
 
-EXTRACTOR_VERSION = "1.7.0"
+EXTRACTOR_VERSION = "1.8.0"
 """Bump whenever the output of ``extract_lineage`` may change for the same input.
 
 The ingestion pipeline caches extracted lineage keyed on (content sha256, dialect,
