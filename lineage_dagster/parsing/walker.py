@@ -365,18 +365,21 @@ class ColumnWalker:
                 rel.any_column = computed
             # The elements of one array column, one output column: each element is a value of
             # the array as it is, and its fields (``item.sku``) are the array's fields.
-            array = _unnested_array(inner) if self.struct_fields and len(columns) == 1 else None
+            generated = [] if columns else _generated_columns(node)
+            one_column = len(columns or generated) == 1
+            array = _unnested_array(inner) if self.struct_fields and one_column else None
             elements = self.value_deps(array, scope, ctes, None) if array is not None else computed
             if not alias and isinstance(node, exp.Unnest) and len(columns) == 1:
                 # BigQuery ``UNNEST(arr) AS item``: ``item`` names both the row and its value.
                 alias = self.namer.column(columns[0])
                 rel.element = alias if array is not None else None
-            names = [self.namer.column(c) for c in columns] or ([alias] if alias else ["value"])
+            names = (
+                [self.namer.column(c) for c in columns]
+                or generated
+                or ([alias] if alias else ["value"])
+            )
             for name in names:
                 rel.add(name, elements if len(names) == 1 else computed)
-            if alias and alias not in rel.index:
-                # BigQuery: ``UNNEST(arr) AS x`` names the element column ``x`` itself.
-                rel.add(alias, computed)
             return alias, rel
         if isinstance(node, exp.Values):
             return alias, self.query(node, ctes, scope)
@@ -916,6 +919,16 @@ NO_SCHEMA, UNRESOLVED, NO_COLUMN_READ = "no_schema", "unresolved_column", "no_co
 GAP_REASONS = (NO_SCHEMA, UNRESOLVED, NO_COLUMN_READ)
 """Why an output column derives from no column: a table it may come from has unknown columns;
 no table in scope has a column of its name; it reads no column (a literal, ``COUNT(*)``)."""
+
+
+def _generated_columns(node: exp.Expr) -> list[str]:
+    """The columns Spark names a ``LATERAL VIEW`` generator's output without ``AS`` aliases:
+    ``col`` (``pos``, ``col`` for ``posexplode``); the alias names only the view."""
+    if not isinstance(node, exp.Lateral) or not node.args.get("view"):
+        return []
+    if isinstance(node.this, exp.Posexplode):
+        return ["pos", "col"]
+    return ["col"] if isinstance(node.this, (exp.Explode, exp.ExplodeOuter)) else []
 
 
 def _unnested_array(function: exp.Expr) -> exp.Expr | None:
