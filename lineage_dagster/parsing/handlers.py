@@ -71,6 +71,20 @@ _ALTER_SESSION = re.compile(r"^\s*SESSION\s+SET\b(?P<rest>.*)$", re.IGNORECASE |
 _PATH_ITEM = re.compile(r'"((?:[^"]|"")*)"|\'((?:[^\']|\'\')*)\'|([^\s,\'"]+)')
 # Entries of a search path that never hold the scripts' tables (or are the default already).
 _NOT_A_DEFAULT_SCHEMA = frozenset({"$user", "public", "pg_catalog", "pg_temp"})
+# Copies sqlglot keeps as commands: BigQuery ``CREATE SNAPSHOT TABLE t CLONE s``, Databricks
+# ``DEEP CLONE s VERSION AS OF 3``, and Snowflake's ``CREATE STREAM st ON TABLE s`` (a change
+# feed of ``s``, read as ``s`` is): the text after ``CREATE``.
+_COMMAND_CLONE = re.compile(
+    rf"^\s*(?:OR\s+REPLACE\s+)?(?:SNAPSHOT\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"(?P<target>{_NAME})\s+(?:(?:SHALLOW|DEEP)\s+)?CLONE\s+(?P<source>{_NAME})",
+    re.IGNORECASE | re.DOTALL,
+)
+_STREAM = re.compile(
+    rf"^\s*(?:OR\s+REPLACE\s+)?STREAM\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<target>{_NAME})"
+    rf"(?:\s+COPY\s+GRANTS)?\s+ON\s+(?:EXTERNAL\s+|DYNAMIC\s+)?(?:TABLE|VIEW)\s+"
+    rf"(?P<source>{_NAME})",
+    re.IGNORECASE | re.DOTALL,
+)
 _PUT_GET = re.compile(r"^\s*'?(?P<source>[^\s']+)'?\s+'?(?P<target>[^\s']+)'?")
 _DECLARE_GTT = re.compile(
     r"^\s*DECLARE\s+GLOBAL\s+TEMPORARY\s+TABLE\s+([\w$#@.\"]+)", re.IGNORECASE
@@ -978,6 +992,18 @@ def _rename(old: str, new_table: exp.Table | None, result: _Result, script: Scri
         result.edges[(f"{old}.*", f"{new}.*")] = "direct"
 
 
+def _create_clone(
+    target: str, source: str, result: _Result, script: ScriptState, line: int
+) -> None:
+    """``target`` created as a copy of ``source``: as ``CREATE TABLE target CLONE source``."""
+    try:
+        (tree,) = script.namer.dialect.parse(f"CREATE TABLE {target} CLONE {source}")
+    except (SqlglotError, ValueError):
+        return
+    if isinstance(tree, exp.Create):
+        _handle_create(tree, result, script, line)
+
+
 def _rename_tables(text: str, result: _Result, script: ScriptState) -> None:
     """MySQL ``RENAME TABLE a TO b``: as ``ALTER TABLE a RENAME TO b`` (several pairs are
     statements of their own, see ``extract._expand``)."""
@@ -1103,6 +1129,12 @@ def _handle_command(
         return
     if keyword == "SET":
         _set_search_path(_SEARCH_PATH.match(text), script)
+        return
+    if keyword == "CREATE":
+        copy = _COMMAND_CLONE.match(text) or _STREAM.match(text)
+        if copy is not None:
+            _create_clone(copy.group("target"), copy.group("source"), result, script, line)
+            result.kind = "CREATE_STREAM" if copy.re is _STREAM else "CREATE_TABLE_AS"
         return
     if keyword == "ALTER" and (session := _ALTER_SESSION.match(text)):
         _set_search_path(_SEARCH_PATH.match(session.group("rest")), script)
