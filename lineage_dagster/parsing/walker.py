@@ -579,13 +579,34 @@ class ColumnWalker:
                     replaced[namer.column(item.args["alias"])] = self.expression_deps(
                         item.this, scope, ctes, rel
                     )
+            # ``* RENAME (a AS b)`` (Snowflake): column a is output as b.
+            renames = [item for item in _star_rename(inner) if isinstance(item, exp.Alias)]
+            renamed = {
+                namer.column(item.this): namer.column(item.args["alias"]) for item in renames
+            }
+            listed: set[str] = set()
             for source in sources:
                 for name, deps in zip(source.names, source.deps, strict=False):
                     if name not in except_:
-                        rel.add(name, replaced.get(name, deps))
+                        rel.add(renamed.get(name, name), replaced.get(name, deps))
+                        listed.add(name)
                 for star in source.stars:
                     if star not in rel.stars:
                         rel.stars.append(star)
+            if starred:
+                # Columns the schema does not list: what is replaced or renamed is known still.
+                for name in replaced.keys() - listed - except_:
+                    rel.add(renamed.get(name, name), replaced[name])
+                table = inner.args.get("table") if isinstance(inner, exp.Column) else None
+                for item in renames:
+                    name = namer.column(item.this)
+                    if name in listed or name in except_ or name in replaced:
+                        continue
+                    column = exp.Column(
+                        this=item.this.this.copy() if isinstance(item.this, exp.Column) else None,
+                        table=table.copy() if table is not None else None,
+                    )
+                    rel.add(renamed[name], self.column_deps(column, scope, ctes) or {})
             if (
                 len(starred) == 1
                 and starred[0].star_union
@@ -1006,6 +1027,13 @@ def _star_except(node: exp.Expr) -> list[exp.Expr]:
     star = node.this if isinstance(node, exp.Column) else node
     if isinstance(star, exp.Star):
         return list(star.args.get("except_") or star.args.get("except") or ())
+    return []
+
+
+def _star_rename(node: exp.Expr) -> list[exp.Expr]:
+    star = node.this if isinstance(node, exp.Column) else node
+    if isinstance(star, exp.Star):
+        return list(star.args.get("rename") or ())
     return []
 
 
