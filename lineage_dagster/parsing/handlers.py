@@ -57,8 +57,6 @@ _RENAME_TABLES = re.compile(r"^\s*TABLES?\s+(?P<pairs>.*?)\s*$", re.IGNORECASE |
 _RENAME_PAIR = re.compile(
     rf"^\s*(?P<old>{_NAME})\s+TO\s+(?P<new>{_NAME})\s*$", re.IGNORECASE | re.DOTALL
 )
-# Snowflake ``PUT file://local @stage/path`` uploads files; ``GET @stage file://local``
-# downloads them.
 # ``SET search_path TO a, b`` / ``= a`` / ``SET SCHEMA 'a'`` (Postgres and its kin), and Oracle's
 # ``ALTER SESSION SET CURRENT_SCHEMA = a``: the text after ``SET``.
 _SEARCH_PATH = re.compile(
@@ -70,7 +68,7 @@ _SET_TEXT = re.compile(r"\s*SET\b(?P<rest>[^;]*)", re.IGNORECASE)
 _ALTER_SESSION = re.compile(r"^\s*SESSION\s+SET\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 _PATH_ITEM = re.compile(r'"((?:[^"]|"")*)"|\'((?:[^\']|\'\')*)\'|([^\s,\'"]+)')
 # Entries of a search path that never hold the scripts' tables (or are the default already).
-_NOT_A_DEFAULT_SCHEMA = frozenset({"$user", "public", "pg_catalog", "pg_temp"})
+_NOT_A_DEFAULT_SCHEMA = frozenset({"$user", "public", "pg_catalog", "pg_temp", "default"})
 # Copies sqlglot keeps as commands: BigQuery ``CREATE SNAPSHOT TABLE t CLONE s``, Databricks
 # ``DEEP CLONE s VERSION AS OF 3``, and Snowflake's ``CREATE STREAM st ON TABLE s`` (a change
 # feed of ``s``, read as ``s`` is): the text after ``CREATE``.
@@ -85,6 +83,8 @@ _STREAM = re.compile(
     rf"(?P<source>{_NAME})",
     re.IGNORECASE | re.DOTALL,
 )
+# Snowflake ``PUT file://local @stage/path`` uploads files; ``GET @stage file://local``
+# downloads them.
 _PUT_GET = re.compile(r"^\s*'?(?P<source>[^\s']+)'?\s+'?(?P<target>[^\s']+)'?")
 _DECLARE_GTT = re.compile(
     r"^\s*DECLARE\s+GLOBAL\s+TEMPORARY\s+TABLE\s+([\w$#@.\"]+)", re.IGNORECASE
