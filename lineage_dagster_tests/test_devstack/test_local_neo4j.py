@@ -1,8 +1,10 @@
 """The project's own Neo4j launcher: it starts with auth on, refuses wrong passwords, keeps its
-data across restarts, stops on SIGTERM without leaving a process, and explains missing tools."""
+data across restarts, applies its login again to a deleted store, stops on SIGTERM without
+leaving a process, and explains missing tools."""
 
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import neo4j
@@ -62,6 +64,27 @@ def test_start_auth_restart_and_stop(tmp_path: Path):
             neo4j.GraphDatabase.driver(changed.uri, auth=("neo4j", password)) as driver,
         ):
             driver.verify_connectivity()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_deleted_store_gets_the_login_again(tmp_path: Path):
+    """Deleting ``data/`` is how a user wipes the local graph: the next start must not keep the
+    old fingerprint and leave the new store with Neo4j's default login."""
+    password = secrets.token_urlsafe(12)
+    home = tmp_path / "db"
+    with (
+        LocalNeo4j(home, port=find_free_port(), password=password) as server,
+        neo4j.GraphDatabase.driver(server.uri, auth=("neo4j", password)) as driver,
+    ):
+        driver.execute_query("CREATE (:Marker)")
+    shutil.rmtree(home / "data")
+    with (
+        LocalNeo4j(home, port=find_free_port(), password=password) as again,
+        neo4j.GraphDatabase.driver(again.uri, auth=("neo4j", password)) as driver,
+    ):
+        records, _, _ = driver.execute_query("MATCH (m:Marker) RETURN count(m) AS n")
+    assert records[0]["n"] == 0  # a new, empty store, opened with the same login
 
 
 def test_port_in_use_is_a_clear_error(tmp_path: Path):

@@ -25,13 +25,17 @@ import org.neo4j.graphdb.GraphDatabaseService;
  * {@code NEO4J_USER} (default {@code neo4j}). Prints {@code READY bolt://127.0.0.1:PORT} on stdout
  * once Bolt accepts connections, and {@code STOPPED} after a graceful shutdown.
  *
- * <p>When the login differs from the one last applied (a salted fingerprint in HOME_DIR), it is
- * set first with Bolt closed, so no client ever meets a server whose password is not yet set.
+ * <p>When the login differs from the one last applied (a salted fingerprint kept in the data
+ * directory, so a deleted store gets its login again), it is set first with Bolt closed, so no
+ * client ever meets a server whose password is not yet set.
  */
 public final class Neo4jLauncher {
   private static final String DEFAULT_USER = "neo4j";
   private static final String SAME_PASSWORD_MESSAGE = "cannot be the same";
-  private static final String CREDENTIALS_FILE = ".credentials";
+  /** The fingerprint's file, in the data directory: it goes when the store goes. */
+  private static final String CREDENTIALS_FILE = "data/.lineage-credentials";
+  /** Where earlier versions kept it (beside the store, so a deleted store kept it). */
+  private static final String OLD_CREDENTIALS_FILE = ".credentials";
 
   private Neo4jLauncher() {}
 
@@ -112,8 +116,11 @@ public final class Neo4jLauncher {
     byte[] salt = new byte[16];
     new SecureRandom().nextBytes(salt);
     String saltHex = HexFormat.of().formatHex(salt);
+    Path file = home.resolve(CREDENTIALS_FILE);
+    Files.createDirectories(file.getParent());
+    Files.deleteIfExists(home.resolve(OLD_CREDENTIALS_FILE));
     Files.writeString(
-        home.resolve(CREDENTIALS_FILE),
+        file,
         saltHex + ":" + fingerprint(saltHex, user, password),
         StandardCharsets.UTF_8);
   }
