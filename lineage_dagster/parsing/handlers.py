@@ -86,6 +86,7 @@ _STREAM = re.compile(
 # Snowflake ``PUT file://local @stage/path`` uploads files; ``GET @stage file://local``
 # downloads them.
 _PUT_GET = re.compile(r"^\s*'?(?P<source>[^\s']+)'?\s+'?(?P<target>[^\s']+)'?")
+_DECLARED_NAME = re.compile(r"[\w$]+")
 _DECLARE_GTT = re.compile(
     r"^\s*DECLARE\s+GLOBAL\s+TEMPORARY\s+TABLE\s+([\w$#@.\"]+)", re.IGNORECASE
 )
@@ -366,7 +367,7 @@ def _handle_query(expression: exp.Expr, result: _Result, script: ScriptState, li
     exclude = {id(target_node)} if target_node is not None else set()
     sources = source_tables(expression, script, exclude)
     fqn = script.namer.table(target_node) if target_node is not None else None
-    if fqn is None:
+    if fqn is None or _into_variables(target_node, script):
         result.sources |= sources
         return
     temp = bool(into.args.get("temporary")) or script.namer.is_temp_name(fqn)
@@ -382,6 +383,17 @@ def _handle_query(expression: exp.Expr, result: _Result, script: ScriptState, li
         finally:
             expression.set("into", into)
     _write(result, script, fqn, temp, rel, None, sources, replace=True)
+
+
+def _into_variables(target: exp.Table | None, script: ScriptState) -> bool:
+    """Whether ``SELECT ... INTO target`` assigns variables, not a table: always in Oracle
+    (PL/SQL; Oracle has no ``SELECT INTO`` a table), a ``@variable`` (MySQL), a variable the
+    script declared (``DECLARE n int``, PL/pgSQL)."""
+    if target is None or type(script.namer.dialect).__name__ == "Oracle":
+        return True
+    if isinstance(target.this, exp.Parameter):
+        return True
+    return target.args.get("db") is None and script.namer.ident(target.this) in script.variables
 
 
 def _insert_parts(insert: exp.Insert, script: ScriptState) -> tuple[str | None, list[str] | None]:
@@ -1161,6 +1173,10 @@ def _handle_command(
             fqn = script.namer.qualify_text(match.group(1))
             script.temp_tables[fqn] = set()
             script.temp_relations[fqn] = Relation()
+        elif variable := _DECLARED_NAME.match(text):
+            # ``DECLARE n int`` (PL/pgSQL), a variable of a declaration section (see
+            # ``statements._parse_chunks``).
+            script.variables.add(script.namer.ident(exp.to_identifier(variable.group(0))))
 
 
 def _handle_truncate(expression: exp.Expr, result: _Result, script: ScriptState, line: int) -> None:
@@ -1301,9 +1317,14 @@ def _handle_cache(expression: exp.Expr, result: _Result, script: ScriptState, li
 
 
 def _handle_declare(expression: exp.Expr, result: _Result, script: ScriptState, line: int) -> None:
-    # T-SQL table variables: ``DECLARE @rows TABLE (...)`` is a temporary table.
+    # T-SQL table variables: ``DECLARE @rows TABLE (...)`` is a temporary table; any other
+    # name declared is a variable.
     for item in expression.expressions:
         names = item.this if isinstance(item.this, list) else [item.this]
+        if not isinstance(item.args.get("kind"), exp.Schema):
+            script.variables.update(
+                script.namer.ident(name) for name in names if isinstance(name, exp.Identifier)
+            )
         if isinstance(item.args.get("kind"), exp.Schema):
             for name in names:
                 if isinstance(name, exp.Parameter):

@@ -53,6 +53,8 @@ class ScriptState:
         default_factory=dict
     )
     declarations: list[TableDeclaration] = field(default_factory=list)
+    # Variables of procedural code (``DECLARE v NUMBER``): ``SELECT ... INTO v`` assigns one.
+    variables: set[str] = field(default_factory=set)
 
     def columns_of(self, fqn: str) -> list[str] | None:
         """All the columns of a table, in order: created earlier in the script, else the

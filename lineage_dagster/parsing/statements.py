@@ -11,7 +11,7 @@ dropped while the statements inside it are kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -148,8 +148,7 @@ def parse_statements(
                     first = chunk[0]
                     yield _parsed(first.line, expression, first.start, chunk[-1].end + 1)
             return
-    for chunk in split_tokens(tokens):
-        yield from _parse_chunk(chunk, sql, dialect, parser)
+    yield from _parse_chunks(split_tokens(tokens), sql, dialect, parser)
 
 
 # Token types that may start a statement inside a piece that holds more than one (a T-SQL batch
@@ -332,6 +331,35 @@ def _alone(tokens: list[Token], i: int) -> bool:
         if nxt.line == line and nxt.token_type not in (TokenType.NUMBER, TokenType.SEMICOLON):
             return False
     return True
+
+
+def _parse_chunks(
+    chunks: Iterable[list[Token]], sql: str, dialect: Dialect, parser: Parser
+) -> Iterator[ParsedStatement]:
+    """Parse each statement's tokens. A declaration section (after ``DECLARE``, or a routine's
+    ``IS``/``AS``, until ``BEGIN``: PL/SQL, PL/pgSQL, Snowflake Scripting) declares one
+    variable per statement (``v_total NUMBER(18, 2) := 0``), which sqlglot cannot parse: each
+    one that fails and reads nothing is a ``DECLARE`` of its variable, not an error."""
+    declaring = False
+    for chunk in chunks:
+        first = _keyword(chunk[0])
+        if first == "BEGIN":
+            declaring = False
+        elif first == "DECLARE" or (
+            first == "CREATE" and any(_keyword(token) in _ROUTINES for token in chunk[:6])
+        ):
+            declaring = True
+        parsed = list(_parse_chunk(chunk, sql, dialect, parser))
+        if (
+            declaring
+            and len(parsed) == 1
+            and parsed[0].error is not None
+            and not any(_keyword(token) in _DML_STARTERS for token in chunk)
+        ):
+            name = chunk[1] if first == "DECLARE" and len(chunk) > 1 else chunk[0]
+            declaration = exp.Command(this="DECLARE", expression=exp.Literal.string(name.text))
+            parsed = [ParsedStatement(chunk[0].line, declaration, start=chunk[0].start)]
+        yield from parsed
 
 
 def _parse_chunk(
@@ -1164,8 +1192,7 @@ def _parse_pieces(sql: str, dialect: Dialect) -> Iterator[ParsedStatement]:
             token.line += line - 1
             token.start += start
             token.end += start
-        for chunk in split_tokens(tokens):
-            yield from _parse_chunk(chunk, sql, dialect, parser)
+        yield from _parse_chunks(split_tokens(tokens), sql, dialect, parser)
 
 
 def _token_error(
