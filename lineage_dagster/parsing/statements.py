@@ -393,6 +393,7 @@ def _parse_chunk(
             or _strip_tsql_clauses(chunk, sql, parser)
             or _strip_merge_delete(chunk, sql, parser)
             or _compound_assignments(chunk, sql, parser)
+            or _strip_mysql_into(chunk, sql, parser)
             or _names_from_keywords(chunk, sql, parser)
         )
         if recovered is not None:
@@ -664,6 +665,48 @@ def _strip_tsql_clauses(chunk: list[Token], sql: str, parser: Parser) -> exp.Exp
         return parser.parse(kept, sql)[0]
     except (ParseError, RecursionError):
         return None
+
+
+# Clauses that end a MySQL ``SELECT ... INTO ...`` target written before ``FROM``.
+_AFTER_INTO = frozenset({"FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "FOR", "LOCK"})
+
+
+def _strip_mysql_into(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | None:
+    """MySQL ``SELECT ... INTO OUTFILE 'path'`` / ``DUMPFILE`` (and ``INTO @a, @b``), before
+    ``FROM`` or at the end, which sqlglot does not parse: the query without it, writing the file
+    as Hive's ``INSERT OVERWRITE DIRECTORY`` writes its path (variables: the query alone)."""
+    words = [_keyword(token) for token in chunk]
+    if not words or words[0] not in ("SELECT", "WITH", "TABLE"):
+        return None
+    depth = 0
+    for i, word in enumerate(words):
+        token = chunk[i]
+        if token.token_type in _OPEN:
+            depth += 1
+        elif token.token_type in _CLOSE:
+            depth -= 1
+        elif not depth and word == "INTO" and i:
+            break
+    else:
+        return None
+    if i + 1 >= len(chunk) or not (
+        words[i + 1] in ("OUTFILE", "DUMPFILE") or chunk[i + 1].text.startswith("@")
+    ):
+        return None
+    end = i + 1
+    while end < len(chunk) and not (words[end] in _AFTER_INTO and words[end - 1] != "BY"):
+        end += 1  # the target and the file's export options (``LINES TERMINATED BY ...``)
+    to_file = words[i + 1] in ("OUTFILE", "DUMPFILE") and i + 2 < len(chunk)
+    path = chunk[i + 2].text if to_file else None
+    try:
+        query = parser.parse([*chunk[:i], *chunk[end:]], sql)[0]
+    except (ParseError, RecursionError):
+        return None
+    if path is None or not isinstance(query, exp.Query):
+        return query
+    return exp.Insert(
+        this=exp.Directory(this=exp.Literal.string(path), local=True), expression=query
+    )
 
 
 # Tokens after which a value ends: a ``[`` there is a subscript (``arr[1]``), not a name.
