@@ -616,12 +616,14 @@ def _strip_merge_delete(chunk: list[Token], sql: str, parser: Parser) -> exp.Exp
 
 
 def _strip_tsql_clauses(chunk: list[Token], sql: str, parser: Parser) -> exp.Expr | None:
-    """T-SQL clauses sqlglot may not parse: ``OUTPUT ... [INTO ...]`` after DML, and table
-    hints ``WITH (TABLOCK)`` after an INSERT's target. Parse the statement without them."""
+    """T-SQL clauses sqlglot may not parse: ``OUTPUT ... [INTO t [(cols)]]`` in DML, and table
+    hints ``WITH (TABLOCK)`` after an INSERT's target. Parse the statement without them; an
+    ``OUTPUT ... INTO audit`` becomes a statement of its own after it (see :func:`_output_into`)."""
     words = [_keyword(token) for token in chunk]
     if not words or words[0] not in ("INSERT", "MERGE", "UPDATE", "DELETE", "WITH"):
         return None
     kept: list[Token] = []
+    output: tuple[list[Token], list[Token]] | None = None  # (its list, what follows INTO)
     depth = 0
     i = 0
     changed = False
@@ -631,9 +633,14 @@ def _strip_tsql_clauses(chunk: list[Token], sql: str, parser: Parser) -> exp.Exp
             depth += 1
         elif token.token_type in _CLOSE:
             depth -= 1
-        if not depth and words[i] == "OUTPUT" and i:
+        if not depth and words[i] == "OUTPUT" and i and output is None:
+            end, into = _output_clause(chunk, words, i + 1)
+            output = (chunk[i + 1 : into if into is not None else end], [])
+            if into is not None:
+                output = (output[0], chunk[into + 1 : end])
+            i = end
             changed = True
-            break  # OUTPUT ... [INTO t] ends the statement
+            continue
         if (
             not depth
             and words[i] == "WITH"
@@ -662,9 +669,91 @@ def _strip_tsql_clauses(chunk: list[Token], sql: str, parser: Parser) -> exp.Exp
     if not changed or not kept:
         return None
     try:
-        return parser.parse(kept, sql)[0]
+        statement = parser.parse(kept, sql)[0]
     except (ParseError, RecursionError):
         return None
+    if output is None or not output[1] or statement is None:
+        return statement
+    audit = _output_into(statement, output[0], output[1], sql, parser)
+    return exp.Block(expressions=[statement, audit]) if audit is not None else statement
+
+
+# Tokens of the table an ``OUTPUT ... INTO`` writes (``audit.changes``, ``@changes``, ``#t``).
+_AUDIT_NAME = frozenset(
+    {TokenType.VAR, TokenType.IDENTIFIER, TokenType.DOT, TokenType.PARAMETER, TokenType.HASH}
+)
+# Keywords that end an ``OUTPUT`` list (what follows belongs to the statement again).
+_OUTPUT_ENDS = frozenset({"INTO", "FROM", "WHERE", "SELECT", "VALUES", "DEFAULT", "OPTION"})
+
+
+def _output_clause(chunk: list[Token], words: list[str], start: int) -> tuple[int, int | None]:
+    """Where the ``OUTPUT`` clause whose list starts at ``start`` ends, and its ``INTO``."""
+    depth = 0
+    i = start
+    while i < len(chunk):
+        if chunk[i].token_type in _OPEN:
+            depth += 1
+        elif chunk[i].token_type in _CLOSE:
+            depth -= 1
+        elif not depth and words[i] in _OUTPUT_ENDS:
+            break
+        i += 1
+    if i >= len(chunk) or words[i] != "INTO":
+        return i, None
+    into = i
+    i += 1
+    while i < len(chunk) and chunk[i].token_type in _AUDIT_NAME:
+        i += 1  # the audit table's name
+    if i < len(chunk) and chunk[i].token_type == TokenType.L_PAREN:
+        depth = 0
+        while i < len(chunk):
+            if chunk[i].token_type in _OPEN:
+                depth += 1
+            elif chunk[i].token_type in _CLOSE:
+                depth -= 1
+                if not depth:
+                    i += 1
+                    break
+            i += 1
+    return i, into
+
+
+def _output_into(
+    statement: exp.Expr, listed: list[Token], into: list[Token], sql: str, parser: Parser
+) -> exp.Expr | None:
+    """T-SQL ``OUTPUT inserted.a, deleted.b INTO audit (x, y)`` as ``INSERT INTO audit (x, y)
+    SELECT t.a, t.b FROM <the statement's tables>``: the rows it writes or removes are values
+    of its target table ``t``."""
+    target = statement.this
+    if isinstance(target, exp.Schema):
+        target = target.this
+    if not isinstance(target, exp.Table) or not listed or not into:
+        return None
+    text = (
+        f"INSERT INTO {sql[into[0].start : into[-1].end + 1]} "
+        f"SELECT {sql[listed[0].start : listed[-1].end + 1]}"
+    )
+    try:
+        audit = parser.parse(parser.dialect.tokenize(text), text)[0]
+    except (ParseError, TokenError, RecursionError):
+        return None
+    select = audit.expression if isinstance(audit, exp.Insert) else None
+    if not isinstance(select, exp.Select):
+        return None
+    qualifier = target.alias_or_name
+    for column in list(select.find_all(exp.Column)):
+        if column.table.lower() in ("inserted", "deleted"):
+            column.set("table", exp.to_identifier(qualifier))
+        elif not column.table and column.name.startswith("$"):
+            column.replace(exp.Null())  # MERGE's ``$action``: no column of any table
+    source = statement.args.get("from_")
+    select.set(
+        "from_", source.copy() if isinstance(source, exp.From) else exp.From(this=target.copy())
+    )
+    where = statement.args.get("where")
+    if isinstance(where, exp.Where):
+        select.set("where", where.copy())
+    return audit
 
 
 # Clauses that end a MySQL ``SELECT ... INTO ...`` target written before ``FROM``.
