@@ -345,9 +345,7 @@ def _parse_chunks(
         first = _keyword(chunk[0])
         if first == "BEGIN":
             declaring = False
-        elif first == "DECLARE" or (
-            first == "CREATE" and any(_keyword(token) in _ROUTINES for token in chunk[:6])
-        ):
+        elif first == "DECLARE" or (first == "CREATE" and _creates_routine(chunk)):
             declaring = True
         parsed = list(_parse_chunk(chunk, sql, dialect, parser))
         if (
@@ -360,6 +358,17 @@ def _parse_chunks(
             declaration = exp.Command(this="DECLARE", expression=exp.Literal.string(name.text))
             parsed = [ParsedStatement(chunk[0].line, declaration, start=chunk[0].start)]
         yield from parsed
+
+
+def _creates_routine(chunk: list[Token]) -> bool:
+    """``CREATE [OR REPLACE] [EDITIONABLE] PROCEDURE|FUNCTION|TRIGGER|PACKAGE ...`` (not a
+    column named ``function`` in ``CREATE TABLE t (function INT)``)."""
+    for token in chunk[1:6]:
+        if token.token_type == TokenType.L_PAREN:
+            return False
+        if _keyword(token) in _ROUTINES:
+            return True
+    return False
 
 
 def _parse_chunk(
