@@ -153,7 +153,7 @@ def test_neo4j_start_names_the_password_source_and_keeps_its_files_private(tmp_p
     assert "Neo4j stopped." in rest
     psutil.wait_procs(tree, timeout=STOP_TIMEOUT)
     assert _left(tree) == []
-    assert (home / ".credentials").is_file()
+    assert (home / "data" / ".lineage-credentials").is_file()
     shared = [
         str(path.relative_to(home))
         for path in [home, *home.rglob("*")]
