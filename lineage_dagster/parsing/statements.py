@@ -644,9 +644,10 @@ def _strip_tsql_clauses(chunk: list[Token], sql: str, parser: Parser) -> exp.Exp
             depth -= 1
         if not depth and words[i] == "OUTPUT" and i and output is None:
             end, into = _output_clause(chunk, words, i + 1)
-            output = (chunk[i + 1 : into if into is not None else end], [])
-            if into is not None:
-                output = (output[0], chunk[into + 1 : end])
+            if into is None:
+                output = (chunk[i + 1 : end], [])
+            else:
+                output = (chunk[i + 1 : into], chunk[into + 1 : end])
             i = end
             changed = True
             continue
@@ -659,18 +660,7 @@ def _strip_tsql_clauses(chunk: list[Token], sql: str, parser: Parser) -> exp.Exp
             and kept
             and kept[-1].token_type in (TokenType.VAR, TokenType.IDENTIFIER)
         ):
-            # Skip ``WITH ( ... )`` table hints.
-            j = i + 1
-            level = 0
-            while j < len(chunk):
-                if chunk[j].token_type in _OPEN:
-                    level += 1
-                elif chunk[j].token_type in _CLOSE:
-                    level -= 1
-                    if not level:
-                        break
-                j += 1
-            i = j + 1
+            i = _past_parentheses(chunk, i + 1)  # skip ``WITH ( ... )`` table hints
             changed = True
             continue
         kept.append(token)
@@ -714,17 +704,21 @@ def _output_clause(chunk: list[Token], words: list[str], start: int) -> tuple[in
     while i < len(chunk) and chunk[i].token_type in _AUDIT_NAME:
         i += 1  # the audit table's name
     if i < len(chunk) and chunk[i].token_type == TokenType.L_PAREN:
-        depth = 0
-        while i < len(chunk):
-            if chunk[i].token_type in _OPEN:
-                depth += 1
-            elif chunk[i].token_type in _CLOSE:
-                depth -= 1
-                if not depth:
-                    i += 1
-                    break
-            i += 1
+        i = _past_parentheses(chunk, i)  # its column list
     return i, into
+
+
+def _past_parentheses(chunk: list[Token], start: int) -> int:
+    """The index just past the bracket that closes the one at ``start``."""
+    depth = 0
+    for i in range(start, len(chunk)):
+        if chunk[i].token_type in _OPEN:
+            depth += 1
+        elif chunk[i].token_type in _CLOSE:
+            depth -= 1
+            if not depth:
+                return i + 1
+    return len(chunk)
 
 
 def _output_into(
